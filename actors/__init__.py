@@ -1,0 +1,1 @@
+"""Ray actors, thin adapters over farm/ and kernels/ (RenderWorker, Uploader, Monitor)."""

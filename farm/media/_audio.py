@@ -1,0 +1,155 @@
+"""Audio: decode any layout and rate to 48 kHz stereo float, and build a mashup's soundtrack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from farm.media._probe import describe_av_error, input_error, open_input
+
+SAMPLE_RATE = 48_000
+CHANNELS = 2
+MUSIC_FADE_S = 1.0
+
+
+def decode_audio(path: str, *, origin_s: float = 0.0, max_s: float | None = None) -> np.ndarray:
+    """Decode the first audio stream of ``path`` to a (2, n) float32 array at 48 kHz.
+
+    Samples are placed by their timestamps relative to ``origin_s`` (the video's first
+    timestamp, to keep A/V sync): audio that starts late gets leading silence.
+    Decoding stops after ``max_s`` seconds when given.
+    """
+    chunks: list[np.ndarray] = []
+    with open_input(path) as container:
+        if not container.streams.audio:
+            raise input_error(path, "has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+        total = 0
+        limit = int(max_s * SAMPLE_RATE) if max_s is not None else None
+        first = True
+        try:
+            for frame in container.decode(stream):
+                if first:
+                    first = False
+                    if frame.time is not None:
+                        lead = int(round((frame.time - origin_s) * SAMPLE_RATE))
+                        if lead > 0:
+                            chunks.append(np.zeros((CHANNELS, lead), np.float32))
+                            total += lead
+                        elif lead < 0:
+                            # audio that begins before the video: drop the part before it
+                            skip = -lead
+                            frame_arr = _resampled(resampler, frame)
+                            if frame_arr.shape[1] > skip:
+                                chunks.append(frame_arr[:, skip:])
+                                total += frame_arr.shape[1] - skip
+                            else:
+                                first = True
+                            continue
+                arr = _resampled(resampler, frame)
+                chunks.append(arr)
+                total += arr.shape[1]
+                if limit is not None and total >= limit:
+                    break
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+        except av.error.FFmpegError as err:
+            raise input_error(path, f"audio data is damaged ({describe_av_error(err)})") from None
+    if not chunks:
+        return np.zeros((CHANNELS, 0), np.float32)
+    out = np.concatenate(chunks, axis=1)
+    return out[:, :limit] if limit is not None else out
+
+
+def _resampled(resampler: av.AudioResampler, frame: av.AudioFrame) -> np.ndarray:
+    frame.pts = None  # resample by sample count; timestamps were handled above
+    parts = [f.to_ndarray().astype(np.float32, copy=False) for f in resampler.resample(frame)]
+    if not parts:
+        return np.zeros((CHANNELS, 0), np.float32)
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def fit_length(samples: np.ndarray, n: int, *, loop: bool) -> np.ndarray:
+    """Cut ``samples`` to ``n`` samples, or pad with silence (or loop it when ``loop``)."""
+    have = samples.shape[1]
+    if have >= n:
+        return samples[:, :n]
+    if loop and have > 0:
+        reps = -(-n // have)
+        return np.tile(samples, (1, reps))[:, :n]
+    out = np.zeros((CHANNELS, n), np.float32)
+    out[:, :have] = samples
+    return out
+
+
+def fade_edges(samples: np.ndarray, *, fade_in_s: float, fade_out_s: float) -> None:
+    """Linear fade in and out, in place."""
+    n = samples.shape[1]
+    for length, head in ((int(fade_in_s * SAMPLE_RATE), True), (int(fade_out_s * SAMPLE_RATE), False)):
+        length = min(length, n)
+        if length <= 0:
+            continue
+        ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+        if head:
+            samples[:, :length] *= ramp
+        else:
+            samples[:, n - length :] *= ramp[::-1]
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """One main clip's sound on the output timeline: from ``path``, placed at ``start_s``."""
+
+    path: str | None  # None: the clip has no audio
+    origin_s: float
+    start_s: float
+    duration_s: float
+    fade_in_s: float
+    fade_out_s: float
+
+
+def build_soundtrack(
+    clips: list[AudioClip],
+    *,
+    duration_s: float,
+    music_path: str | None,
+    music_volume: float,
+    fade_s: float,
+) -> np.ndarray:
+    """The output's (2, n) float32 soundtrack at 48 kHz.
+
+    Main clips are laid on the timeline with linear crossfades where they overlap; the
+    music is trimmed (or looped) to length, faded in and out, and mixed under the main
+    sound at ``music_volume``, or alone at full level when no main clip has sound. The
+    whole mix then fades in from and out to silence with the picture. With neither main
+    sound nor music the result is silence, so the file still carries an audio track.
+    """
+    n = int(round(duration_s * SAMPLE_RATE))
+    mix = np.zeros((CHANNELS, n), np.float32)
+    cache: dict[tuple[str, float], np.ndarray] = {}
+    any_main = False
+    for clip in clips:
+        if clip.path is None:
+            continue
+        key = (clip.path, clip.origin_s)
+        if key not in cache:
+            cache[key] = decode_audio(clip.path, origin_s=clip.origin_s)
+        start = int(round(clip.start_s * SAMPLE_RATE))
+        if start >= n:
+            continue
+        length = min(int(round(clip.duration_s * SAMPLE_RATE)), n - start)
+        part = fit_length(cache[key], length, loop=False).copy()
+        fade_edges(part, fade_in_s=clip.fade_in_s, fade_out_s=clip.fade_out_s)
+        mix[:, start : start + length] += part
+        any_main = True
+    if music_path is not None:
+        music = fit_length(decode_audio(music_path, max_s=duration_s), n, loop=True).copy()
+        music_fade = min(MUSIC_FADE_S, duration_s / 4)
+        fade_edges(music, fade_in_s=music_fade, fade_out_s=music_fade)
+        mix += music * (music_volume if any_main else 1.0)
+    fade_edges(mix, fade_in_s=fade_s, fade_out_s=fade_s)
+    np.clip(mix, -1.0, 1.0, out=mix)
+    return mix

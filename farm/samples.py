@@ -1,0 +1,138 @@
+"""Synthetic sample media (moving pictures with film grain, tones) for demos, benchmarks and tests."""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def _tone(n: int, *, start: int, hz: float, rate: int, channels: int) -> np.ndarray:
+    t = (np.arange(start, start + n) / rate).astype(np.float64)
+    wave = 0.25 * np.sin(2 * math.pi * hz * t) * (0.6 + 0.4 * np.sin(2 * math.pi * 0.5 * t))
+    return np.repeat(wave[None, :].astype(np.float32), channels, axis=0)
+
+
+def make_video(
+    path: str | os.PathLike,
+    *,
+    width: int,
+    height: int,
+    seconds: float,
+    fps: int = 30,
+    seed: int = 0,
+    grain: int = 8,
+    color: tuple[int, int, int] | None = None,
+    audio_hz: float | None = None,
+    audio_rate: int = 48_000,
+    audio_channels: int = 2,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    crf: int = 20,
+) -> Path:
+    """Write a deterministic test video: a moving gradient and disc under film grain.
+
+    ``color`` paints a flat (Y, U, V) frame instead (for layout tests); ``grain`` is the
+    grain amplitude in luma steps, so the picture does not compress trivially;
+    ``audio_hz`` adds a stereo tone.
+    """
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(seconds * fps)))
+    out = av.open(os.fspath(path), "w")
+    try:
+        opts = {"crf": str(crf), "preset": "ultrafast"} if codec in ("libx264", "libx265") else {}
+        vs = out.add_stream(codec, rate=fps, options=opts)
+        vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        vs.time_base = Fraction(1, fps)
+        astream = None
+        if audio_hz is not None:
+            astream = out.add_stream("aac", rate=audio_rate)
+            astream.layout = "stereo" if audio_channels == 2 else ("mono" if audio_channels == 1 else "5.1")
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        field = rng.integers(-grain, grain + 1, size=(height + 64, width + 64), dtype=np.int16) if grain else None
+        ch, cw = (height + 1) // 2, (width + 1) // 2
+        samples_done = 0
+        for i in range(n):
+            if color is not None:
+                y = np.full((height, width), color[0], np.int16)
+                u = np.full((ch, cw), color[1], np.uint8)
+                v = np.full((ch, cw), color[2], np.uint8)
+            else:
+                phase = i / max(1, n)
+                base = 40 + 150 * (xx / max(1, width - 1)) * 0.6 + 60 * (yy / max(1, height - 1))
+                base += 25 * np.sin(2 * math.pi * (xx / max(1, width) * 2 + phase))
+                cx = width * (0.2 + 0.6 * (0.5 + 0.5 * math.sin(2 * math.pi * phase)))
+                cy = height * (0.3 + 0.4 * (0.5 + 0.5 * math.cos(2 * math.pi * phase)))
+                r = min(width, height) * 0.18
+                disc = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+                base[disc] = 200
+                y = base.astype(np.int16)
+                u = np.full((ch, cw), 128 + int(30 * math.sin(2 * math.pi * phase)), np.uint8)
+                v = np.full((ch, cw), 128 + int(30 * math.cos(2 * math.pi * phase)), np.uint8)
+            if field is not None:
+                oy, ox = rng.integers(0, 64, size=2)
+                y = y + field[oy : oy + height, ox : ox + width]
+            y8 = np.clip(y, 16, 235).astype(np.uint8)
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for idx, plane in enumerate((y8, u, v)):
+                dst = frame.planes[idx]
+                h, w = plane.shape
+                np.frombuffer(dst, np.uint8).reshape(-1, dst.line_size)[:h, :w] = plane
+            if pix_fmt != "yuv420p":
+                frame = frame.reformat(format=pix_fmt)
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            out.mux(vs.encode(frame))
+            if astream is not None:
+                upto = int(round((i + 1) * audio_rate / fps))
+                k = upto - samples_done
+                tone = _tone(k, start=samples_done, hz=audio_hz, rate=audio_rate, channels=audio_channels)
+                layout = astream.layout.name
+                af = av.AudioFrame.from_ndarray(tone, format="fltp", layout=layout)
+                af.sample_rate = audio_rate
+                af.pts = samples_done
+                af.time_base = Fraction(1, audio_rate)
+                samples_done = upto
+                out.mux(astream.encode(af))
+        out.mux(vs.encode(None))
+        if astream is not None:
+            out.mux(astream.encode(None))
+    finally:
+        out.close()
+    return path
+
+
+def make_audio(
+    path: str | os.PathLike, *, seconds: float, hz: float = 440.0, rate: int = 44_100, channels: int = 2
+) -> Path:
+    """Write a tone as an audio-only file (AAC in .m4a, MP3, WAV...: chosen by extension)."""
+    path = Path(path)
+    out = av.open(os.fspath(path), "w")
+    try:
+        codec = {".wav": "pcm_s16le", ".mp3": "libmp3lame", ".ogg": "libvorbis", ".flac": "flac"}.get(path.suffix, "aac")
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "stereo" if channels == 2 else "mono"
+        total = int(seconds * rate)
+        step = 1152
+        fmt = stream.format.name if stream.format is not None else "fltp"
+        resampler = av.AudioResampler(format=fmt, layout=stream.layout.name, rate=rate, frame_size=step)
+        for start in range(0, total, step):
+            k = min(step, total - start)
+            tone = _tone(k, start=start, hz=hz, rate=rate, channels=channels)
+            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout=stream.layout.name)
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            for f in resampler.resample(frame):
+                out.mux(stream.encode(f))
+        for f in resampler.resample(None):
+            out.mux(stream.encode(f))
+        out.mux(stream.encode(None))
+    finally:
+        out.close()
+    return path

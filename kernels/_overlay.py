@@ -1,0 +1,36 @@
+"""Alpha-blending a pre-converted YUVA overlay (captions, credits, logos) onto a frame."""
+
+from __future__ import annotations
+
+import torch
+
+from kernels._color import YuvaOverlay
+from kernels._planes import Planes
+
+
+def _blend(dst: torch.Tensor, src: torch.Tensor, alpha: torch.Tensor) -> None:
+    a = alpha.to(torch.int32)
+    t = src.to(torch.int32).mul_(a)
+    t.add_(dst.to(torch.int32).mul_(255 - a)).add_(127).div_(255, rounding_mode="floor")
+    dst.copy_(t)
+
+
+def alpha_overlay(frame: Planes, overlay: YuvaOverlay, *, x: int, y: int) -> None:
+    """Blend ``overlay`` onto ``frame`` in place with its top-left corner at (x, y), even.
+
+    The parts of the overlay that fall outside the frame are clipped.
+    """
+    if x % 2 or y % 2:
+        raise ValueError(f"overlay position must be even for 4:2:0, got ({x}, {y})")
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(frame.width, x + overlay.width), min(frame.height, y + overlay.height)
+    if x1 <= x0 or y1 <= y0:
+        return
+    ox, oy = x0 - x, y0 - y
+    w, h = x1 - x0, y1 - y0
+    dst = frame.crop(x=x0, y=y0, width=w, height=h)
+    src = overlay.planes.crop(x=ox, y=oy, width=w, height=h)
+    _blend(dst.y, src.y, overlay.alpha_y[oy : oy + h, ox : ox + w])
+    ac = overlay.alpha_c[oy // 2 : (oy + h) // 2, ox // 2 : (ox + w) // 2]
+    _blend(dst.u, src.u, ac)
+    _blend(dst.v, src.v, ac)
