@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from farm.errors import InputError, RenderError, UnavailableError
-from farm.media._audio import CHANNELS, SAMPLE_RATE
+from farm.media._audio import SAMPLE_RATE
 from farm.media._frames import yuv420_views
 
 AAC_BITRATE = 160_000

@@ -1,0 +1,166 @@
+"""Each kernel against a plain numpy reference, on random frames (not flat colours)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import kernels
+from kernels import Planes
+
+
+def rand_planes(w: int, h: int, seed: int) -> Planes:
+    g = torch.Generator().manual_seed(seed)
+    return Planes(
+        torch.randint(0, 256, (h, w), dtype=torch.uint8, generator=g),
+        torch.randint(0, 256, (h // 2, w // 2), dtype=torch.uint8, generator=g),
+        torch.randint(0, 256, (h // 2, w // 2), dtype=torch.uint8, generator=g),
+    )
+
+
+def np_planes(p: Planes):
+    return [x.numpy().astype(np.int64) for x in p]
+
+
+def test_fade_to_black_matches_numpy():
+    p = rand_planes(64, 32, 1)
+    ref = np_planes(p)
+    kernels.fade_to_black(p, level=0.3)
+    k = round(0.3 * 256)
+    for got, src, centre in zip(p, ref, (16, 128, 128)):
+        want = np.clip(np.floor(((src - centre) * k + centre * 256 + 128) / 256), 0, 255)
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_fade_extremes():
+    p = rand_planes(16, 16, 2)
+    before = [x.clone() for x in p]
+    kernels.fade_to_black(p, level=1.0)
+    assert all(torch.equal(a, b) for a, b in zip(p, before))
+    kernels.fade_to_black(p, level=0.0)
+    assert int(p.y.unique().item()) == 16 and int(p.u.unique().item()) == 128
+    with pytest.raises(ValueError):
+        kernels.fade_to_black(p, level=1.5)
+
+
+def test_crossfade_matches_numpy():
+    a, b = rand_planes(64, 32, 3), rand_planes(64, 32, 4)
+    ra, rb = np_planes(a), np_planes(b)
+    out = kernels.crossfade(a, b, weight=0.25, out=kernels.new_planes(width=64, height=32))
+    k = 64
+    for got, x, y in zip(out, ra, rb):
+        np.testing.assert_array_equal(got.numpy(), (x * (256 - k) + y * k + 128) // 256)
+
+
+def test_alpha_overlay_matches_numpy_and_clips():
+    frame = rand_planes(64, 32, 5)
+    ref = np_planes(frame)
+    rgba = torch.randint(0, 256, (10, 12, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(6))
+    ov = kernels.rgba_to_yuva420(rgba)
+    kernels.alpha_overlay(frame, ov, x=58, y=26)  # hangs over the right and bottom edges
+    a = ov.alpha_y.numpy().astype(np.int64)[:6, :6]
+    src = ov.planes.y.numpy().astype(np.int64)[:6, :6]
+    want = (src * a + ref[0][26:32, 58:64] * (255 - a) + 127) // 255
+    np.testing.assert_array_equal(frame.y.numpy()[26:32, 58:64], want)
+    np.testing.assert_array_equal(frame.y.numpy()[:26], ref[0][:26])  # untouched outside
+
+
+def test_rgb_yuv_roundtrip_bt709():
+    rgb = torch.randint(0, 256, (32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(7))
+    rgb = rgb.repeat_interleave(2, 0).repeat_interleave(2, 1)  # 2x2 blocks: chroma survives 4:2:0
+    back = kernels.yuv420_to_rgb(kernels.rgb_to_yuv420(rgb))
+    assert (back.int() - rgb.int()).abs().max() <= 3
+    # BT.709 reference values: white, black, pure red
+    px = torch.tensor([[[255, 255, 255], [0, 0, 0]], [[255, 0, 0], [255, 0, 0]]], dtype=torch.uint8)
+    y = kernels.rgb_to_yuv420(px).y
+    assert y[0, 0] == 235 and y[0, 1] == 16 and y[1, 0] == 63
+
+
+def np_bilinear(plane: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Half-pixel-centre bilinear resize (align_corners=False), upscaling only."""
+    H, W = plane.shape
+    ys = np.clip((np.arange(h) + 0.5) * H / h - 0.5, 0, H - 1)
+    xs = np.clip((np.arange(w) + 0.5) * W / w - 0.5, 0, W - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, H - 1), np.minimum(x0 + 1, W - 1)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    p = plane.astype(np.float64)
+    top = p[y0][:, x0] * (1 - fx) + p[y0][:, x1] * fx
+    bot = p[y1][:, x0] * (1 - fx) + p[y1][:, x1] * fx
+    return np.clip(np.round(top * (1 - fy) + bot * fy), 0, 255)
+
+
+def test_resize_plane_matches_numpy_bilinear():
+    p = torch.randint(0, 256, (20, 30), dtype=torch.uint8, generator=torch.Generator().manual_seed(8))
+    got = kernels.resize_plane(p, height=50, width=64).numpy().astype(np.int64)
+    want = np_bilinear(p.numpy(), 50, 64)
+    assert np.abs(got - want).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "src,box,fit,expected",
+    [
+        ((1920, 1080), (1080, 1280), "cover", (504, 0, 912, 1080, 1080, 1280, 0, 0)),
+        ((1920, 1080), (1080, 1280), "contain", (0, 0, 1920, 1080, 1080, 608, 0, 336)),
+        ((1080, 1920), (1080, 640), "cover", (0, 640, 1080, 640, 1080, 640, 0, 0)),
+        ((321, 181), (640, 1080), "contain", (0, 0, 320, 180, 640, 360, 0, 360)),
+    ],
+)
+def test_fit_geometry(src, box, fit, expected):
+    g = kernels.fit_geometry(src_width=src[0], src_height=src[1], box_width=box[0], box_height=box[1], fit=fit)
+    assert (g.crop_x, g.crop_y, g.crop_width, g.crop_height, g.scaled_width, g.scaled_height, g.offset_x, g.offset_y) == expected
+
+
+def test_fit_frame_cover_contain_blur_against_numpy():
+    src = rand_planes(64, 36, 9)
+    cover = kernels.fit_frame(src, box_width=36, box_height=36, fit="cover")
+    assert (cover.width, cover.height) == (36, 36)
+    contain = kernels.fit_frame(src, box_width=32, box_height=32, fit="contain")
+    # 64x36 into 32x32: a 32x18 picture with 8 rows of letterbox top and bottom (rounded to even)
+    y = contain.y.numpy()
+    assert (y[:6] == 16).all() and (y[-6:] == 16).all()
+    assert (contain.u.numpy()[:3] == 128).all()
+    # contain's picture is the antialiased shrink of the whole source
+    pic = y[8:26]
+    assert pic.std() > 0
+    blur = kernels.fit_frame(src, box_width=32, box_height=32, fit="blur")
+    band = blur.y.numpy()[:6].astype(np.int64)
+    assert not (band == 16).all(), "blur background must not be a black letterbox"
+    assert band.std() < src.y.numpy().std() / 2, "the background must be blurred"
+
+
+def test_gaussian_blur_matches_numpy_convolution():
+    p = torch.randint(0, 256, (16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(10))
+    got = kernels.gaussian_blur_plane(p, sigma=1.0).numpy()
+    r = 3
+    xs = np.arange(-r, r + 1)
+    k = np.exp(-(xs**2) / 2.0)
+    k /= k.sum()
+    padded = np.pad(p.numpy().astype(np.float64), r, mode="edge")
+    rows = np.stack([np.convolve(row, k, mode="valid") for row in padded[r:-r]])
+    padded = np.pad(rows, ((r, r), (0, 0)), mode="edge")
+    want = np.stack([np.convolve(col, k, mode="valid") for col in padded.T]).T
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_compose_two_thirds_places_each_box():
+    geo = kernels.layout_geometry("horizontal")
+    canvas = kernels.new_planes(width=geo.width, height=geo.height)
+    main = Planes(*(torch.full(s, v, dtype=torch.uint8) for s, v in (((1080, 1280), 50), ((540, 640), 60), ((540, 640), 70))))
+    tmpl = Planes(*(torch.full(s, v, dtype=torch.uint8) for s, v in (((1080, 640), 150), ((540, 320), 160), ((540, 320), 170))))
+    kernels.compose_two_thirds(canvas, main, tmpl, layout="horizontal")
+    assert (canvas.y[:, :1280] == 50).all() and (canvas.y[:, 1280:] == 150).all()
+    assert (canvas.v[:, :640] == 70).all() and (canvas.v[:, 640:] == 170).all()
+    with pytest.raises(ValueError, match="Supported: vertical, horizontal"):
+        kernels.layout_geometry("diagonal")
+
+
+def test_kernels_run_on_cuda_like_on_cpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    a, b = rand_planes(64, 32, 11), rand_planes(64, 32, 12)
+    cpu = kernels.crossfade(a, b, weight=0.4, out=kernels.new_planes(width=64, height=32))
+    ga, gb = Planes(*(x.cuda() for x in a)), Planes(*(x.cuda() for x in b))
+    gpu = kernels.crossfade(ga, gb, weight=0.4, out=kernels.new_planes(width=64, height=32, device="cuda"))
+    assert all(torch.equal(x, y.cpu()) for x, y in zip(cpu, gpu))
