@@ -134,7 +134,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from farm.demo import run_demo
 
-    result = run_demo(args.out, seconds=args.seconds)
+    bar, update = _progress(False, "demo mashup")
+    try:
+        result = run_demo(args.out, seconds=args.seconds, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"demo mashup: {os.path.abspath(result.path)}")
     print(f"  {result.frames} frames, {result.duration_s:.1f} s, {result.width}x{result.height}, "
           f"{result.encoder}, rendered at {result.render_fps:.1f} fps")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from farm.pipeline import render_mashup
+from farm.pipeline import ProgressFn, render_mashup
 from farm.samples import make_audio, make_video
 from farm.spec import MashupSpec, RenderResult
 
 
-def run_demo(out_dir: str | Path, *, seconds: float = 8.0) -> RenderResult:
+def run_demo(out_dir: str | Path, *, seconds: float = 8.0, progress: ProgressFn | None = None) -> RenderResult:
     """Make two main clips, a template and a music track under ``out_dir``, then render."""
     root = Path(out_dir)
     media = root / "media"
@@ -36,12 +36,4 @@ def run_demo(out_dir: str | Path, *, seconds: float = 8.0) -> RenderResult:
         attribution="Source: @reelfarm-demo",
         duration_s=seconds,
     )
-    from tqdm import tqdm
-
-    with tqdm(total=0, unit="frame", desc="demo mashup", disable=None, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        return render_mashup(spec, progress=progress)
+    return render_mashup(spec, progress=progress)
