@@ -149,7 +149,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="farm", description="reel farm: batch renders for short-form video")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from farm import _cli_catalog as cat
+
+    cat.add_workspace_option(parser, top=True)
     _add_mashup(sub)
+    cat.add_init(sub)
+    cat.add_media(sub)
+    cat.add_queue(sub)
+    cat.add_logs(sub)
+    cat.add_sql(sub)
     _add_bench(sub)
     _add_demo(sub)
     return parser

@@ -7,6 +7,7 @@
      |    +-- RightsError          media whose licence forbids the requested use
      +-- UnavailableError (exit 3) a backend this machine cannot provide (NVENC, CUDA, ...)
      +-- RetryableError (exit 75)  network trouble, 5xx, a worker lost: try again later
+     |    +-- BusyError            another farm process holds the workspace
      +-- QuotaError (exit 4)       a platform's or account's limit is reached
      +-- RenderError (exit 1)      an encoder or muxer failed on good input
 
@@ -55,3 +56,7 @@ class RenderError(FarmError, RuntimeError):
     """Encoding or muxing failed although the inputs were readable."""
 
     exit_code = 1
+
+
+class BusyError(RetryableError):
+    """Another farm process holds the workspace (its catalog or its render lock)."""

@@ -1,0 +1,116 @@
+"""Typed access to the ``media`` table: insert, find, list, remove, pick for planning, mark used."""
+
+from __future__ import annotations
+
+import duckdb
+
+from catalogs._connect import rows_as_dicts, utcnow
+from catalogs._schema import LICENSES, MEDIA_KINDS
+
+# Licences that allow publishing a derived video; `unknown` never does.
+PUBLISHABLE_LICENSES = tuple(x for x in LICENSES if x != "unknown")
+
+MEDIA_COLUMNS = (
+    "kind", "path", "sha256", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
+    "mood", "category", "style", "platform", "license", "creator", "source_url", "attribution", "linked",
+)
+
+
+def insert_media(con: duckdb.DuckDBPyConnection, row: dict) -> int:
+    """Insert one media row (keys from MEDIA_COLUMNS); returns its id."""
+    cols = [c for c in MEDIA_COLUMNS if c in row]
+    values = [row[c] for c in cols]
+    sql = (
+        f"INSERT INTO media ({', '.join(cols)}, created_at) VALUES ({', '.join('?' for _ in cols)}, ?) RETURNING id"
+    )
+    return int(con.execute(sql, [*values, row.get("created_at") or utcnow()]).fetchone()[0])
+
+
+def media_by_sha(con: duckdb.DuckDBPyConnection, sha256: str) -> dict | None:
+    rows = rows_as_dicts(con.execute("SELECT * FROM media WHERE sha256 = ?", [sha256]))
+    return rows[0] if rows else None
+
+
+def get_media(con: duckdb.DuckDBPyConnection, media_id: int) -> dict | None:
+    rows = rows_as_dicts(con.execute("SELECT * FROM media WHERE id = ?", [int(media_id)]))
+    return rows[0] if rows else None
+
+
+def list_media(
+    con: duckdb.DuckDBPyConnection, *, kind: str | None = None, mood: str | None = None, limit: int | None = None
+) -> list[dict]:
+    where, args = [], []
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    if mood:
+        where.append("mood = ?")
+        args.append(mood)
+    sql = "SELECT * FROM media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return rows_as_dicts(con.execute(sql, args))
+
+
+def jobs_using(con: duckdb.DuckDBPyConnection, media_id: int, *, states: tuple[str, ...] | None = None) -> list[int]:
+    """Ids of the jobs whose inputs include ``media_id`` (optionally only in ``states``)."""
+    sql = "SELECT DISTINCT j.id FROM job_media jm JOIN jobs j ON j.id = jm.job_id WHERE jm.media_id = ?"
+    args: list = [int(media_id)]
+    if states:
+        sql += f" AND j.state IN ({', '.join('?' for _ in states)})"
+        args.extend(states)
+    return [int(r[0]) for r in con.execute(sql + " ORDER BY 1", args).fetchall()]
+
+
+def delete_media(con: duckdb.DuckDBPyConnection, media_id: int) -> None:
+    con.execute("DELETE FROM media WHERE id = ?", [int(media_id)])
+
+
+def pick_media(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    kind: str,
+    platform: str | None = None,
+    mood: str | None = None,
+    for_publishing: bool = False,
+    seed: int = 0,
+    exclude: tuple[int, ...] = (),
+    count: int = 1,
+) -> list[dict]:
+    """Choose media for a job: least used first, then least recently used, ties by seed.
+
+    Media tagged for another platform are skipped (untagged media suit every platform);
+    media whose licence is ``unknown`` are skipped when the job is meant for publishing.
+    The same seed over the same catalog gives the same choice.
+    """
+    if kind not in MEDIA_KINDS:
+        raise ValueError(f"Invalid media kind ({kind!r}). Supported: {', '.join(MEDIA_KINDS)}.")
+    where, args = ["kind = ?"], [kind]
+    if platform:
+        where.append("(platform IS NULL OR platform = ?)")
+        args.append(platform)
+    if mood:
+        where.append("mood = ?")
+        args.append(mood)
+    if for_publishing:
+        where.append(f"license IN ({', '.join('?' for _ in PUBLISHABLE_LICENSES)})")
+        args.extend(PUBLISHABLE_LICENSES)
+    if exclude:
+        where.append(f"id NOT IN ({', '.join('?' for _ in exclude)})")
+        args.extend(int(x) for x in exclude)
+    sql = (
+        "SELECT * FROM media WHERE " + " AND ".join(where)
+        + " ORDER BY usage_count, last_used_at NULLS FIRST, hash(id, ?), id LIMIT ?"
+    )
+    return rows_as_dicts(con.execute(sql, [*args, int(seed), int(count)]))
+
+
+def mark_used(con: duckdb.DuckDBPyConnection, media_ids: list[int], *, at=None) -> None:
+    """Count one more use of each media item (once per job, however often it appears)."""
+    ids = sorted({int(x) for x in media_ids})
+    if not ids:
+        return
+    con.execute(
+        f"UPDATE media SET usage_count = usage_count + 1, last_used_at = ? WHERE id IN ({', '.join('?' for _ in ids)})",
+        [at or utcnow(), *ids],
+    )

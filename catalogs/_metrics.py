@@ -1,0 +1,58 @@
+"""Metric history as Parquet files partitioned by date, read back through DuckDB views."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from catalogs._connect import utcnow
+
+# name -> (sub-folder, empty-table SQL giving the columns when no file exists yet)
+METRIC_SETS = {
+    "render_metrics": (
+        "renders",
+        "SELECT NULL::BIGINT AS job_id, NULL::TIMESTAMP AS at, NULL::VARCHAR AS worker, NULL::VARCHAR AS encoder, "
+        "NULL::INTEGER AS frames, NULL::DOUBLE AS duration_s, NULL::DOUBLE AS render_fps, NULL::DOUBLE AS total_s, "
+        "NULL::VARCHAR AS date WHERE false",
+    ),
+    "metrics": (
+        "posts",
+        "SELECT NULL::VARCHAR AS upload, NULL::TIMESTAMP AS at, NULL::BIGINT AS views, NULL::BIGINT AS likes, "
+        "NULL::BIGINT AS comments, NULL::BIGINT AS shares, NULL::DOUBLE AS engagement_rate, NULL::VARCHAR AS date WHERE false",
+    ),
+}
+
+
+def append_metrics(root: str | os.PathLike, name: str, rows: list[dict], *, at: datetime | None = None) -> Path | None:
+    """Write ``rows`` as one Parquet file under ``<root>/<set>/date=YYYY-MM-DD/`` (atomically)."""
+    if not rows:
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder, _ = METRIC_SETS[name]
+    day = (at or utcnow()).strftime("%Y-%m-%d")
+    out_dir = Path(root) / folder / f"date={day}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"part-{utcnow():%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp = out_dir / f".{final.name}.part"
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def create_metric_views(con: duckdb.DuckDBPyConnection, root: str | os.PathLike) -> None:
+    """Temp views ``render_metrics`` and ``metrics`` over the Parquet history (empty if none)."""
+    for name, (folder, empty) in METRIC_SETS.items():
+        pattern = Path(root) / folder / "date=*" / "*.parquet"
+        files = list((Path(root) / folder).glob("date=*/*.parquet"))
+        if files:
+            lit = str(pattern).replace("'", "''")
+            sql = f"SELECT * FROM read_parquet('{lit}', hive_partitioning = true, union_by_name = true)"
+        else:
+            sql = empty
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")

@@ -1,0 +1,130 @@
+"""The catalog schema as an ordered list of migrations; a workspace records the last one applied."""
+
+from __future__ import annotations
+
+MEDIA_KINDS = ("template", "source", "audio", "image")
+LICENSES = ("owned", "licensed", "cc-by", "cc0", "public-domain", "unknown")
+JOB_KINDS = ("mashup", "promo")
+JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "failed", "cancelled")
+PLATFORMS = ("tiktok", "youtube", "facebook")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+# Each entry is one release's change; never edit a published entry, append a new one.
+# Version 1 is the seed's schema (media library, video queue, accounts, uploads, process log).
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "seed schema: media, jobs, accounts, uploads, process_log",
+        f"""
+        CREATE TABLE schema_version (version INTEGER NOT NULL, description VARCHAR, applied_at TIMESTAMP NOT NULL);
+        CREATE SEQUENCE media_id_seq START 1;
+        CREATE TABLE media (
+            id BIGINT PRIMARY KEY DEFAULT nextval('media_id_seq'),
+            kind VARCHAR NOT NULL CHECK (kind IN {_in(MEDIA_KINDS)}),
+            path VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL UNIQUE,
+            size_bytes BIGINT,
+            duration_s DOUBLE,
+            width INTEGER,
+            height INTEGER,
+            fps DOUBLE,
+            has_audio BOOLEAN,
+            mood VARCHAR,
+            category VARCHAR,
+            style VARCHAR,
+            platform VARCHAR,
+            license VARCHAR NOT NULL DEFAULT 'unknown' CHECK (license IN {_in(LICENSES)}),
+            creator VARCHAR,
+            source_url VARCHAR,
+            attribution VARCHAR,
+            usage_count INTEGER NOT NULL DEFAULT 0,
+            last_used_at TIMESTAMP,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE job_id_seq START 1;
+        CREATE TABLE jobs (
+            id BIGINT PRIMARY KEY DEFAULT nextval('job_id_seq'),
+            kind VARCHAR NOT NULL CHECK (kind IN {_in(JOB_KINDS)}),
+            spec JSON NOT NULL,
+            platform VARCHAR,
+            state VARCHAR NOT NULL DEFAULT 'pending' CHECK (state IN {_in(JOB_STATES)}),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_class VARCHAR,
+            error_message VARCHAR,
+            output_path VARCHAR,
+            output_sha256 VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP
+        );
+        CREATE SEQUENCE account_id_seq START 1;
+        CREATE TABLE accounts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('account_id_seq'),
+            platform VARCHAR NOT NULL,
+            username VARCHAR NOT NULL,
+            token_blob BLOB,
+            key_id VARCHAR,
+            daily_cap INTEGER NOT NULL DEFAULT 3,
+            min_gap_min INTEGER NOT NULL DEFAULT 120,
+            window_start VARCHAR,
+            window_end VARCHAR,
+            active BOOLEAN NOT NULL DEFAULT true,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_posted_at TIMESTAMP,
+            health DOUBLE,
+            created_at TIMESTAMP NOT NULL,
+            UNIQUE (platform, username)
+        );
+        CREATE TABLE uploads (
+            job_id BIGINT NOT NULL,
+            account_id BIGINT NOT NULL,
+            platform VARCHAR NOT NULL,
+            remote_session VARCHAR,
+            remote_id VARCHAR,
+            remote_url VARCHAR,
+            state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP,
+            PRIMARY KEY (job_id, platform)
+        );
+        CREATE SEQUENCE log_id_seq START 1;
+        CREATE TABLE process_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('log_id_seq'),
+            job_id BIGINT,
+            stage VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            duration_ms DOUBLE,
+            detail VARCHAR,
+            "at" TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "job inputs as rows, render results, worker and batch on jobs, linked media",
+        """
+        CREATE TABLE job_media (
+            job_id BIGINT NOT NULL,
+            media_id BIGINT NOT NULL,
+            role VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (job_id, role, position)
+        );
+        ALTER TABLE jobs ADD COLUMN output_size_bytes BIGINT;
+        ALTER TABLE jobs ADD COLUMN frames INTEGER;
+        ALTER TABLE jobs ADD COLUMN render_fps DOUBLE;
+        ALTER TABLE jobs ADD COLUMN encoder VARCHAR;
+        ALTER TABLE jobs ADD COLUMN worker VARCHAR;
+        ALTER TABLE jobs ADD COLUMN batch_id VARCHAR;
+        ALTER TABLE jobs ADD COLUMN updated_at TIMESTAMP;
+        ALTER TABLE media ADD COLUMN linked BOOLEAN DEFAULT false;
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]

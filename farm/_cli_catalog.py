@@ -1,0 +1,423 @@
+"""CLI commands over a workspace: init, media, queue, logs, sql."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import catalogs
+from farm._output import format_table, print_json
+from farm.errors import InputError
+
+MEDIA_COLUMNS_SHOWN = ["id", "kind", "duration_s", "width", "height", "has_audio", "mood", "platform", "license",
+                       "usage_count", "path"]
+JOB_COLUMNS_SHOWN = ["id", "kind", "state", "platform", "attempts", "error_class", "error_message", "output_path"]
+
+
+def _ws(args):
+    from farm.workspace import find_workspace
+
+    return find_workspace(getattr(args, "workspace", None))
+
+
+def add_workspace_option(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    p.add_argument(
+        "--workspace", metavar="DIR", default=None if top else argparse.SUPPRESS,
+        help="the workspace folder (default: $FARM_HOME, else the current folder or the nearest one above)",
+    )
+
+
+def _leaf(sub, name: str, **kw) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, **kw)
+    add_workspace_option(p)
+    return p
+
+
+# -- init ---------------------------------------------------------------------------
+def add_init(sub) -> None:
+    p = sub.add_parser("init", help="create a workspace: farm.toml, farm.duckdb and the media folders")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the folder (default: the current one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_init)
+
+
+def _cmd_init(args) -> int:
+    from farm.workspace import init_workspace
+
+    ws, created = init_workspace(args.dir)
+    version = ws.catalog.version()
+    if args.json:
+        print_json({"workspace": str(ws.root), "created": created, "schema_version": version})
+    else:
+        verb = "created" if created else "already a workspace; schema checked"
+        print(f"{ws.root}: {verb} (schema version {version})")
+        if created:
+            print("  farm.toml      settings (commented defaults)")
+            print("  farm.duckdb    catalog: media, jobs, process log")
+            print("  templates/ sources/ audio/<mood>/ products/ out/    media folders")
+    return 0
+
+
+# -- media --------------------------------------------------------------------------
+def add_media(sub) -> None:
+    p = sub.add_parser("media", help="the media library: import, list, show, remove, cleanup")
+    msub = p.add_subparsers(dest="media_cmd", required=True, metavar="ACTION")
+
+    imp = _leaf(msub, "import", help="import files, folders (recursively) or http(s) URLs")
+    imp.add_argument("items", nargs="+", metavar="PATH_OR_URL")
+    imp.add_argument("--kind", choices=catalogs.MEDIA_KINDS, default=None,
+                     help="default: from the workspace folder, else audio/image by content (videos need --kind)")
+    imp.add_argument("--mood", default=None, help="music mood, e.g. upbeat, calm, trending, commercial")
+    imp.add_argument("--category", default=None)
+    imp.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="only for this platform")
+    imp.add_argument("--license", choices=catalogs.LICENSES, default=None, help="default from farm.toml (unknown)")
+    imp.add_argument("--creator", default=None)
+    imp.add_argument("--source-url", default=None)
+    imp.add_argument("--attribution", default=None, help="credit line burned into videos that use it")
+    imp.add_argument("--link", action="store_true", help="register files where they are instead of copying")
+    imp.add_argument("--max-bytes", type=int, default=None, help="cap on one URL download (default from farm.toml: 2 GiB)")
+    imp.add_argument("--json", action="store_true")
+    imp.add_argument("-q", "--quiet", action="store_true")
+    imp.set_defaults(func=_cmd_media_import)
+
+    ls = _leaf(msub, "list", help="list media")
+    ls.add_argument("--kind", choices=catalogs.MEDIA_KINDS, default=None)
+    ls.add_argument("--mood", default=None)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_media_list)
+
+    show = _leaf(msub, "show", help="one media item and the jobs that used it")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cmd_media_show)
+
+    rm = _leaf(msub, "remove", help="delete a media item (and its file in the workspace)")
+    rm.add_argument("id", type=int)
+    rm.add_argument("--keep-file", action="store_true")
+    rm.add_argument("--json", action="store_true")
+    rm.set_defaults(func=_cmd_media_remove)
+
+    cl = _leaf(msub, "cleanup", help="delete processed media older than DAYS (never what a pending job needs)")
+    cl.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    cl.add_argument("--kind", choices=catalogs.MEDIA_KINDS, default="source")
+    cl.add_argument("--dry-run", action="store_true", help="list what would go")
+    cl.add_argument("--json", action="store_true")
+    cl.set_defaults(func=_cmd_media_cleanup)
+
+
+def _cmd_media_import(args) -> int:
+    from farm.library import ImportOptions, import_media
+
+    ws = _ws(args)
+    opts = ImportOptions(
+        kind=args.kind, mood=args.mood, category=args.category, platform=args.platform, license=args.license,
+        creator=args.creator, source_url=args.source_url, attribution=args.attribution, link=args.link,
+        max_bytes=args.max_bytes,
+    )
+    if args.max_bytes is not None and args.max_bytes <= 0:
+        raise InputError(f"--max-bytes must be positive, not {args.max_bytes}")
+    quiet = args.quiet or args.json
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit="file", desc="import", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def on_item(outcome: str, what: str, detail: str) -> None:
+        if outcome == "failed":
+            if bar is not None:
+                bar.clear()
+            print(f"farm: error: {detail}", file=sys.stderr)
+        elif not quiet and bar is not None:
+            bar.write(f"{outcome:9} {detail:12} {what}", file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        report = import_media(ws, args.items, opts, on_item=on_item)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print_json({
+            "added": report.added, "duplicates": report.duplicates,
+            "failed": [{"item": i, "error": e} for i, e in report.failed],
+        })
+    else:
+        print(f"{len(report.added)} added, {len(report.duplicates)} already in the library, {len(report.failed)} failed")
+    return 0 if report.ok else 2
+
+
+def _cmd_media_list(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        rows = catalogs.list_media(con, kind=args.kind, mood=args.mood)
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table(rows, MEDIA_COLUMNS_SHOWN))
+    return 0
+
+
+def _cmd_media_show(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        row = catalogs.get_media(con, args.id)
+        if row is None:
+            raise InputError(f"media {args.id}: no such media")
+        row["jobs"] = catalogs.jobs_using(con, args.id)
+    if args.json:
+        print_json(row)
+    else:
+        for k, v in row.items():
+            print(f"{k:14} {v if v is not None else '-'}")
+    return 0
+
+
+def _cmd_media_remove(args) -> int:
+    from farm.library import remove_media
+
+    row = remove_media(_ws(args), args.id, keep_file=args.keep_file)
+    if args.json:
+        print_json(row)
+    else:
+        print(f"removed media {row['id']} ({row['kind']}, {row['path']})")
+    return 0
+
+
+def _cmd_media_cleanup(args) -> int:
+    from farm.library import cleanup_media
+
+    rows = cleanup_media(_ws(args), older_than_days=args.older_than, kind=args.kind, dry_run=args.dry_run)
+    if args.json:
+        print_json(rows)
+    else:
+        freed = sum(r.get("size_bytes") or 0 for r in rows)
+        verb = "would delete" if args.dry_run else "deleted"
+        print(f"{verb} {len(rows)} {args.kind} media ({freed / 1e6:.1f} MB)")
+        for r in rows:
+            print(f"  {r['id']:6}  {r['path']}")
+    return 0
+
+
+# -- queue --------------------------------------------------------------------------
+def add_queue(sub) -> None:
+    p = sub.add_parser("queue", help="the job queue: add, list, stats, retry, cancel, render")
+    qsub = p.add_subparsers(dest="queue_cmd", required=True, metavar="ACTION")
+
+    add = qsub.add_parser("add", help="add a job")
+    asub = add.add_subparsers(dest="job_kind", required=True, metavar="KIND")
+    m = _leaf(asub, "mashup", help="a 2/3 + 1/3 mashup of library media")
+    m.add_argument("--main", type=int, action="append", required=True, metavar="ID", help="main clip (repeat for several)")
+    m.add_argument("--template", type=int, default=None, metavar="ID", help="default: the least used template")
+    g = m.add_mutually_exclusive_group()
+    g.add_argument("--music", type=int, default=None, metavar="ID")
+    g.add_argument("--mood", default=None, help="pick the least used track of this mood")
+    m.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="meant for publishing there")
+    m.add_argument("--caption", default=None)
+    m.add_argument("--seed", type=int, default=0, help="tie-break for picking media (same seed, same choice)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_cmd_queue_add_mashup)
+
+    ls = _leaf(qsub, "list", help="list jobs")
+    ls.add_argument("--state", choices=catalogs.JOB_STATES, default=None)
+    ls.add_argument("--limit", type=int, default=None)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_queue_list)
+
+    st = _leaf(qsub, "stats", help="counts by state and platform, commonest failures")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_cmd_queue_stats)
+
+    rt = _leaf(qsub, "retry", help="send failed (or cancelled) jobs back to pending")
+    rg = rt.add_mutually_exclusive_group(required=True)
+    rg.add_argument("id", type=int, nargs="?", default=None)
+    rg.add_argument("--failed", action="store_true", help="every failed job")
+    rt.add_argument("--json", action="store_true")
+    rt.set_defaults(func=_cmd_queue_retry)
+
+    cn = _leaf(qsub, "cancel", help="cancel a pending, failed or ready job")
+    cn.add_argument("id", type=int)
+    cn.add_argument("--json", action="store_true")
+    cn.set_defaults(func=_cmd_queue_cancel)
+
+    rd = _leaf(qsub, "render", help="render pending jobs in this process and record the results")
+    rd.add_argument("--limit", type=int, default=None, metavar="N")
+    rd.add_argument("--json", action="store_true")
+    rd.add_argument("-q", "--quiet", action="store_true")
+    rd.set_defaults(func=_cmd_queue_render)
+
+
+def _cmd_queue_add_mashup(args) -> int:
+    from farm.queue import enqueue_mashup
+
+    ws = _ws(args)
+    job = enqueue_mashup(
+        ws, mains=args.main, template=args.template, music=args.music, mood=args.mood, platform=args.platform,
+        caption=args.caption, seed=args.seed,
+    )
+    if args.json:
+        print_json(job)
+    else:
+        print(f"job {job['id']}: pending mashup -> {job['spec']['output']}")
+    return 0
+
+
+def _cmd_queue_list(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        rows = catalogs.list_jobs(con, state=args.state, limit=args.limit)
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table(rows, JOB_COLUMNS_SHOWN))
+    return 0
+
+
+def _cmd_queue_stats(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        stats = catalogs.queue_stats(con)
+    if args.json:
+        print_json(stats)
+        return 0
+    print(f"{stats['total']} jobs: " + ", ".join(f"{s} {n}" for s, n in stats["by_state"].items() if n))
+    if stats["by_platform"]:
+        print("\nby platform")
+        print(format_table(stats["by_platform"]))
+    if stats["failures"]:
+        print("\ncommonest failures")
+        print(format_table(stats["failures"]))
+    return 0
+
+
+def _cmd_queue_retry(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.write() as con:
+        ids = [args.id] if args.id is not None else [r["id"] for r in catalogs.list_jobs(con, state="failed")]
+        for job_id in ids:
+            catalogs.move(con, job_id, "pending", expect=("failed", "cancelled"), sets={"attempts": 0})
+            catalogs.log_stage(con, job_id, "retry", status="info", detail="sent back to pending by `farm queue retry`")
+    if args.json:
+        print_json({"retried": ids})
+    else:
+        print(f"{len(ids)} job(s) back to pending" + (f": {', '.join(map(str, ids))}" if ids else ""))
+    return 0
+
+
+def _cmd_queue_cancel(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.write() as con:
+        before = catalogs.move(con, args.id, "cancelled")
+        catalogs.log_stage(con, args.id, "cancel", status="info", detail=f"cancelled while {before['state']}")
+    if args.json:
+        print_json({"id": args.id, "state": "cancelled", "was": before["state"]})
+    else:
+        print(f"job {args.id}: cancelled (was {before['state']})")
+    return 0
+
+
+def _cmd_queue_render(args) -> int:
+    from farm.queue import render_queue
+
+    ws = _ws(args)
+    quiet = args.quiet or args.json
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        with ws.catalog.read() as con:
+            pending = catalogs.queue_stats(con)["by_state"]["pending"]
+        total = min(pending, args.limit) if args.limit else pending
+        bar = tqdm(total=total, unit="job", desc="render", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def on_job(event: str, job: dict, info: dict | None) -> None:
+        if bar is None:
+            return
+        if event == "start":
+            bar.set_postfix_str(f"job {job['id']}")
+        elif event == "done":
+            bar.update(1)
+            bar.set_postfix_str(f"job {job['id']} {info['render_fps']:.0f} fps")
+        else:
+            if info["state"] == "failed":
+                bar.update(1)
+            bar.write(f"job {job['id']}: {info['state']}: {info['error']}", file=sys.stderr)
+
+    try:
+        summary = render_queue(ws, limit=args.limit, on_job=on_job)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        rec = summary.recovered
+        if rec.get("rendering") or rec.get("missing_output"):
+            print(f"recovered {rec['rendering']} job(s) left rendering and {rec['missing_output']} with missing output")
+        print(f"{len(summary.rendered)} rendered, {len(summary.failed)} failed, {len(summary.retried)} to retry, "
+              f"{summary.frames} frames in {summary.wall_s:.1f} s")
+        for job_id, err in summary.failed:
+            print(f"  job {job_id}: {err}")
+    return 0 if not summary.failed else 1
+
+
+# -- logs, sql ----------------------------------------------------------------------
+def add_logs(sub) -> None:
+    p = _leaf(sub, "logs", help="a job's history: every stage with its outcome and duration")
+    p.add_argument("job_id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_logs)
+
+
+def _cmd_logs(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        job = catalogs.get_job(con, args.job_id)
+        if job is None:
+            raise InputError(f"job {args.job_id}: no such job")
+        rows = catalogs.job_log(con, args.job_id)
+    if args.json:
+        print_json({"job": job, "log": rows})
+    else:
+        print(f"job {job['id']} ({job['kind']}): {job['state']}, {job['attempts']} attempt(s)"
+              + (f", output {job['output_path']}" if job["output_path"] else "")
+              + (f", last error {job['error_class']}: {job['error_message']}" if job["error_message"] else ""))
+        print(format_table(rows, ["at", "stage", "status", "duration_ms", "detail"]))
+    return 0
+
+
+_READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+def add_sql(sub) -> None:
+    p = _leaf(sub, "sql", help="read-only SQL over the catalog and the Parquet metric history")
+    p.add_argument("query", metavar="SQL", help="e.g. \"SELECT state, count(*) FROM jobs GROUP BY ALL\"")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_sql)
+
+
+def _cmd_sql(args) -> int:
+    import duckdb
+
+    ws = _ws(args)
+    try:
+        statements = duckdb.extract_statements(args.query)
+    except duckdb.Error as err:
+        raise InputError(f"SQL: {str(err).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise InputError(f"SQL: give exactly one statement, not {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in _READ_ONLY_STATEMENTS:
+        raise InputError(f"SQL: only SELECT queries are allowed here, not {kind}")
+    with ws.catalog.read() as con:
+        catalogs.create_metric_views(con, ws.metrics_dir)
+        try:
+            rows = catalogs.rows_as_dicts(con.execute(args.query))
+        except duckdb.Error as err:
+            raise InputError(f"SQL: {' '.join(str(err).split())}") from None
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table(rows))
+    return 0

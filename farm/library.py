@@ -1,0 +1,310 @@
+"""The media library's logic: import files, folders and URLs; remove; clean up; pick for jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import catalogs
+from farm.errors import FarmError, InputError
+from farm.workspace import KIND_FOLDERS, MOODS, Workspace
+
+_IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif", "jpegls", "qoi"}
+_SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    kind: str | None = None
+    mood: str | None = None
+    category: str | None = None
+    platform: str | None = None
+    license: str | None = None
+    creator: str | None = None
+    source_url: str | None = None
+    attribution: str | None = None
+    link: bool = False
+    max_bytes: int | None = None
+
+
+@dataclass
+class ImportReport:
+    added: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        for sub in sorted(path.rglob("*")):
+            rel = sub.relative_to(path).parts
+            if sub.is_file() and not any(p.startswith(".") for p in rel) and sub.name not in _SKIP_NAMES:
+                yield sub
+    else:
+        yield path
+
+
+def _folder_hints(ws: Workspace, path: Path) -> tuple[str | None, str | None]:
+    """Kind and mood implied by where a file lies: ``audio/<mood>/x.mp3`` is calm audio, etc."""
+    kind = mood = None
+    parts = path.resolve().parts
+    by_folder = {v: k for k, v in KIND_FOLDERS.items()}
+    if ws.contains(path):
+        rel = path.resolve().relative_to(ws.root).parts
+        if len(rel) > 1 and rel[0] in by_folder:
+            kind = by_folder[rel[0]]
+        if len(rel) > 2 and rel[0] == "audio" and rel[1] != "unsorted":
+            mood = rel[1]
+    elif len(parts) > 2 and parts[-3] == "audio" and parts[-2] in MOODS:
+        mood = parts[-2]
+    return kind, mood
+
+
+def _probe_kind(path: Path, kind: str | None):
+    """Probe ``path`` for ``kind`` (or work the kind out); returns (kind, MediaInfo)."""
+    from farm.media import probe
+
+    info = probe(path)
+    if info.has_video and info.video_codec in _IMAGE_CODECS:
+        detected = "image"
+    elif info.has_video:
+        detected = None  # template or source: only the user knows
+    else:
+        detected = "audio"
+    if kind is None:
+        if detected is None:
+            raise InputError(f"{path}: a video; say whether it is a template or a source (--kind)")
+        kind = detected
+    if kind in ("template", "source") and not info.has_video:
+        raise InputError(f"{path}: has no video stream, cannot be a {kind}")
+    if kind in ("template", "source") and detected == "image":
+        raise InputError(f"{path}: a still image, cannot be a {kind} (use --kind image)")
+    if kind == "audio" and not info.has_audio:
+        raise InputError(f"{path}: has no audio stream, cannot be music")
+    if kind == "image" and detected != "image":
+        raise InputError(f"{path}: not a still image (codec {info.video_codec or 'none'})")
+    return kind, info
+
+
+def _place(ws: Workspace, src: Path, kind: str, mood: str | None, sha: str, *, move: bool, name: str | None = None) -> Path:
+    """Copy (or move) ``src`` into the workspace folder for ``kind``; atomic, never overwrites."""
+    folder = ws.folder_for(kind, mood)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = name or src.name
+    dest = folder / name
+    if dest.exists():
+        dest = folder / f"{Path(name).stem}-{sha[:8]}{Path(name).suffix}"
+    tmp = folder / f".{dest.name}.{uuid.uuid4().hex[:6]}.part"
+    try:
+        if move:
+            shutil.move(str(src), tmp)
+        else:
+            shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def import_file(
+    ws: Workspace, path: Path, opts: ImportOptions, *, origin: str | None = None, move: bool = False, name: str | None = None
+) -> tuple[str, dict]:
+    """Import one file; returns ("added" | "duplicate", row). Raises InputError when unusable."""
+    label = origin or str(path)
+    if not path.exists():
+        raise InputError(f"{label}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{label}: empty file")
+    hint_kind, hint_mood = _folder_hints(ws, path)
+    try:
+        kind, info = _probe_kind(path, opts.kind or hint_kind)
+    except InputError as err:
+        if origin:  # name the URL, not the temp file
+            raise InputError(f"{origin}: {str(err).split(': ', 1)[-1]}") from None
+        raise
+    mood = opts.mood or hint_mood
+    sha = _sha256(path)
+    with ws.catalog.read() as con:
+        existing = catalogs.media_by_sha(con, sha)
+    if existing is not None:
+        if move:
+            path.unlink(missing_ok=True)
+        return "duplicate", existing
+    in_place = opts.link or (ws.contains(path) and not move)
+    license_ = opts.license or ws.settings.media.default_license
+    final = path.resolve() if in_place else _place(ws, path, kind, mood, sha, move=move, name=name)
+    row = {
+        "kind": kind,
+        "path": str(final),
+        "sha256": sha,
+        "size_bytes": final.stat().st_size,
+        "duration_s": None if kind == "image" else round(info.duration_s, 4),
+        "width": info.width or None,
+        "height": info.height or None,
+        "fps": round(info.fps, 4) if info.fps and kind != "image" else None,
+        "has_audio": bool(info.has_audio),
+        "mood": mood,
+        "category": opts.category,
+        "platform": opts.platform,
+        "license": license_,
+        "creator": opts.creator,
+        "source_url": opts.source_url or (origin if origin and "://" in origin else None),
+        "attribution": opts.attribution,
+        "linked": bool(in_place and not ws.contains(final)),
+    }
+    try:
+        with ws.catalog.write() as con:
+            if catalogs.media_by_sha(con, sha) is not None:  # raced with another importer
+                dup = catalogs.media_by_sha(con, sha)
+                raise _Dup(dup)
+            row["id"] = catalogs.insert_media(con, row)
+            catalogs.log_stage(con, None, "import", detail=f"media {row['id']} {kind} {final.name}")
+    except _Dup as d:
+        if not in_place:
+            final.unlink(missing_ok=True)
+        return "duplicate", d.row
+    except BaseException:
+        if not in_place:
+            final.unlink(missing_ok=True)
+        raise
+    return "added", row
+
+
+class _Dup(Exception):
+    def __init__(self, row: dict) -> None:
+        self.row = row
+
+
+def import_media(
+    ws: Workspace,
+    items: Iterable[str],
+    opts: ImportOptions,
+    *,
+    on_item: Callable[[str, str, str], None] | None = None,
+    download_progress=None,
+) -> ImportReport:
+    """Import files, folders (recursively) and URLs; a bad item is reported and skipped.
+
+    ``on_item(outcome, what, detail)`` is called per item with outcome "added",
+    "duplicate" or "failed".
+    """
+    report = ImportReport()
+
+    def note(outcome: str, what: str, detail: str) -> None:
+        if on_item is not None:
+            on_item(outcome, what, detail)
+
+    for item in items:
+        if "://" in item:
+            targets: list[tuple[str, Path | None]] = [(item, None)]
+        else:
+            p = Path(item)
+            if not p.exists():
+                report.failed.append((item, f"{item}: no such file or folder"))
+                note("failed", item, f"{item}: no such file or folder")
+                continue
+            targets = [(str(f), f) for f in _walk(p)]
+        for label, path in targets:
+            try:
+                if path is None:
+                    outcome, row = _import_url(ws, label, opts, download_progress)
+                else:
+                    outcome, row = import_file(ws, path, opts)
+            except FarmError as err:
+                report.failed.append((label, str(err)))
+                note("failed", label, str(err))
+                continue
+            except OSError as err:
+                msg = f"{label}: {err.strerror or err}"
+                report.failed.append((label, msg))
+                note("failed", label, msg)
+                continue
+            (report.added if outcome == "added" else report.duplicates).append(row)
+            note(outcome, label, f"media {row['id']}")
+    return report
+
+
+def _import_url(ws: Workspace, url: str, opts: ImportOptions, progress) -> tuple[str, dict]:
+    from farm.download import download
+
+    cap = opts.max_bytes or ws.settings.media.max_download_bytes
+    got = download(
+        url,
+        ws.state_dir / "downloads",
+        max_bytes=cap,
+        timeout_s=ws.settings.media.download_timeout_s,
+        progress=progress,
+    )
+    try:
+        link_off = ImportOptions(**{**opts.__dict__, "link": False})
+        return import_file(ws, got.path, link_off, origin=url, move=True, name=got.filename)
+    finally:
+        got.path.unlink(missing_ok=True)
+
+
+def remove_media(ws: Workspace, media_id: int, *, keep_file: bool = False) -> dict:
+    """Delete a media row (and its file, when the workspace owns it); refused while jobs need it."""
+    with ws.catalog.write() as con:
+        row = catalogs.get_media(con, media_id)
+        if row is None:
+            raise InputError(f"media {media_id}: no such media")
+        busy = catalogs.jobs_using(con, media_id, states=("pending", "rendering"))
+        if busy:
+            raise InputError(
+                f"media {media_id}: still needed by {len(busy)} pending or rendering job(s) "
+                f"({', '.join(map(str, busy[:5]))}); cancel them first"
+            )
+        catalogs.delete_media(con, media_id)
+        catalogs.log_stage(con, None, "remove", detail=f"media {media_id} {row['path']}")
+    if not keep_file and not row.get("linked") and ws.contains(row["path"]):
+        Path(row["path"]).unlink(missing_ok=True)
+    return row
+
+
+def cleanup_media(ws: Workspace, *, older_than_days: float, kind: str = "source", dry_run: bool = False) -> list[dict]:
+    """Delete processed media (used by at least one job) older than the cutoff, with their files.
+
+    Never touches media that a pending or rendering job still needs. Files outside the
+    workspace (``--link``) lose their row but stay on disk.
+    """
+    cutoff = catalogs.utcnow() - timedelta(days=float(older_than_days))
+    sql = """
+        SELECT * FROM media m WHERE kind = ? AND created_at < ? AND usage_count > 0
+        AND NOT EXISTS (SELECT 1 FROM job_media jm JOIN jobs j ON j.id = jm.job_id
+                        WHERE jm.media_id = m.id AND j.state IN ('pending', 'rendering'))
+        ORDER BY id
+    """
+    if dry_run:
+        with ws.catalog.read() as con:
+            return catalogs.rows_as_dicts(con.execute(sql, [kind, cutoff]))
+    with ws.catalog.write() as con:
+        rows = catalogs.rows_as_dicts(con.execute(sql, [kind, cutoff]))
+        for row in rows:
+            catalogs.delete_media(con, row["id"])
+        if rows:
+            catalogs.log_stage(con, None, "cleanup", detail=f"{len(rows)} {kind} media older than {older_than_days} days")
+    for row in rows:  # after the commit: a crash here leaves an orphan file, never a row without its file
+        if not row.get("linked") and ws.contains(row["path"]):
+            Path(row["path"]).unlink(missing_ok=True)
+    return rows
