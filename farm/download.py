@@ -17,7 +17,6 @@ import httpx
 
 from farm.errors import InputError, RetryableError
 
-CHUNK_BYTES = 1 << 16
 MAX_RESUMES = 5
 _MEDIA_TYPES = ("video/", "audio/", "image/")
 _NEUTRAL_TYPES = ("application/octet-stream", "binary/octet-stream", "application/mp4", "application/x-mpegurl", "")
@@ -147,7 +146,7 @@ def _download(url, tmp: Path, client: httpx.Client, *, max_bytes, progress, max_
                             )
                         total = announced
                     first = got == 0
-                    for chunk in r.iter_bytes(CHUNK_BYTES):
+                    for chunk in r.iter_raw():  # raw: byte offsets match Range, and nothing sits in a buffer at a drop
                         if first and chunk:
                             if _HTML_SNIFF.match(chunk[:256]):
                                 raise InputError(f"{url}: the server answered with an HTML page, not media")

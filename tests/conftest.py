@@ -130,6 +130,30 @@ def ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_farm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the CLI in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "farm", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def run_farm(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess, as a user would (``env`` adds to the environment)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "farm", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=full_env
+    )
+
+
+@pytest.fixture(scope="session")
+def library_media(tmp_path_factory) -> dict[str, Path]:
+    """Small files for library tests: two sources, a template, a music track, an image, junk."""
+    from farm.samples import make_audio
+
+    root = tmp_path_factory.mktemp("library")
+    out = {
+        "src1": flat_clip(root / "src1.mp4", RED, seconds=1.0),
+        "src2": flat_clip(root / "src2.mp4", BLUE, seconds=1.0, width=180, height=320),
+        "tpl": flat_clip(root / "tpl.mp4", GREEN, seconds=0.5, width=180, height=320),
+        "music": make_audio(root / "music.m4a", seconds=2.0, hz=440.0) or root / "music.m4a",
+        "junk": root / "junk.mp4",
+        "image": root / "product.png",
+    }
+    out["junk"].write_bytes(b"this is not a video" * 10)
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out["image"])
+    return out
