@@ -125,25 +125,30 @@ def _cmd_bench_mashup(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="generate sample media and render a demo mashup (what `make run` does)")
-    p.add_argument("--out", default="demo", help="folder for the sample media and the result (default ./demo)")
-    p.add_argument("--seconds", type=float, default=8.0)
+    p = sub.add_parser("demo", help="a demo workspace with generated sample media and a few rendered jobs (`make run`)")
+    p.add_argument("--out", default="demo", help="the demo workspace folder (default ./demo)")
+    p.add_argument("--seconds", type=float, default=6.0, help="length of the generated main clips")
+    p.add_argument("--jobs", type=int, default=3, help="mashups to queue and render")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from farm.demo import run_demo
 
-    bar, update = _progress(False, "demo mashup")
-    try:
-        result = run_demo(args.out, seconds=args.seconds, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
-    print(f"demo mashup: {os.path.abspath(result.path)}")
-    print(f"  {result.frames} frames, {result.duration_s:.1f} s, {result.width}x{result.height}, "
-          f"{result.encoder}, rendered at {result.render_fps:.1f} fps")
-    return 0
+    def on_job(event: str, job: dict, info: dict | None) -> None:
+        if event == "start":
+            print(f"rendering job {job['id']} ...", file=sys.stderr)
+        elif event == "failed":
+            print(f"job {job['id']}: {info['state']}: {info['error']}", file=sys.stderr)
+
+    ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, progress=on_job)
+    print(f"demo workspace: {ws.root}")
+    print(f"  catalog:  {ws.catalog.path}  (try: farm --workspace {args.out} queue list)")
+    print(f"  rendered: {len(summary.rendered)} job(s), {summary.frames} frames in {summary.wall_s:.1f} s; "
+          f"failed: {len(summary.failed)}")
+    for p in sorted(ws.out_dir.glob("job-*.mp4")):
+        print(f"  output:   {p}")
+    return 0 if not summary.failed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

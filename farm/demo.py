@@ -1,39 +1,64 @@
-"""`make run`: generate sample media and render a demo mashup with music, caption and credit."""
+"""`make run`: a demo workspace stocked with generated sample media, then a few rendered jobs."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from farm.pipeline import ProgressFn, render_mashup
+from farm.library import ImportOptions, import_media
 from farm.samples import make_audio, make_video
-from farm.spec import MashupSpec, RenderResult
+from farm.workspace import Workspace, init_workspace
+
+# (file, kind, licence, extra import options, maker)
+_SAMPLES = [
+    ("street-1080p.mp4", "source", "owned", {}, dict(width=1920, height=1080, seed=11, audio_hz=330.0)),
+    ("dance-portrait.mp4", "source", "cc-by", {"creator": "@dancer"}, dict(width=1080, height=1920, seed=12, audio_hz=392.0)),
+    ("city-720p.mp4", "source", "owned", {}, dict(width=1280, height=720, seed=14)),
+    ("cooking-square.mp4", "source", "cc0", {}, dict(width=1080, height=1080, seed=15, audio_hz=262.0)),
+    ("template-waves.mp4", "template", "owned", {}, dict(width=1080, height=1920, seed=13, short=True)),
+    ("template-bars.mp4", "template", "owned", {}, dict(width=720, height=1280, seed=16, short=True)),
+]
+_MUSIC = [("upbeat-523hz.m4a", "upbeat", 523.25), ("calm-349hz.m4a", "calm", 349.23)]
 
 
-def run_demo(out_dir: str | Path, *, seconds: float = 8.0, progress: ProgressFn | None = None) -> RenderResult:
-    """Make two main clips, a template and a music track under ``out_dir``, then render."""
-    root = Path(out_dir)
-    media = root / "media"
-    media.mkdir(parents=True, exist_ok=True)
-    half = max(1.0, seconds / 2)
-    items = {
-        "main-1.mp4": lambda p: make_video(p, width=1920, height=1080, seconds=half + 0.5, seed=11, audio_hz=330.0),
-        "main-2.mp4": lambda p: make_video(p, width=1080, height=1920, seconds=half + 0.5, seed=12, audio_hz=392.0),
-        "template.mp4": lambda p: make_video(p, width=1080, height=1920, seconds=3.0, seed=13),
-        "music.m4a": lambda p: make_audio(p, seconds=6.0, hz=523.25),
-    }
-    for name, make in items.items():
-        path = media / name
+def prepare_demo_workspace(root: str | Path, *, seconds: float = 6.0, log=sys.stderr) -> Workspace:
+    """Create (or reuse) a workspace at ``root`` and import generated sample media into it."""
+    ws, _ = init_workspace(root)
+    incoming = ws.root / "incoming"
+    incoming.mkdir(exist_ok=True)
+    items: list[tuple[Path, ImportOptions]] = []
+    for name, kind, licence, extra, params in _SAMPLES:
+        path = incoming / name
+        params = dict(params)
+        length = 3.0 if params.pop("short", False) else seconds
         if not path.exists():
-            print(f"generating sample {path}", file=sys.stderr)
-            make(path)
-    spec = MashupSpec(
-        mains=(str(media / "main-1.mp4"), str(media / "main-2.mp4")),
-        template=str(media / "template.mp4"),
-        output=str(root / "demo-mashup.mp4"),
-        music=str(media / "music.m4a"),
-        caption="Giá chỉ 199.000đ – Mua ngay!",
-        attribution="Source: @reelfarm-demo",
-        duration_s=seconds,
-    )
-    return render_mashup(spec, progress=progress)
+            print(f"generating sample {path}", file=log)
+            make_video(path, seconds=length, **params)
+        items.append((path, ImportOptions(kind=kind, license=licence, **extra)))
+    for name, mood, hz in _MUSIC:
+        path = incoming / name
+        if not path.exists():
+            print(f"generating sample {path}", file=log)
+            make_audio(path, seconds=seconds + 2, hz=hz)
+        items.append((path, ImportOptions(kind="audio", mood=mood, license="cc0")))
+    for path, opts in items:
+        report = import_media(ws, [str(path)], opts)
+        if report.failed:
+            raise RuntimeError(report.failed[0][1])
+    return ws
+
+
+def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 3, progress=None):
+    """Stock a demo workspace, queue ``jobs`` mashups for TikTok and render them here."""
+    import catalogs
+    from farm.queue import enqueue_mashup, render_queue
+
+    ws = prepare_demo_workspace(out_dir, seconds=seconds)
+    with ws.catalog.read() as con:
+        sources = [m["id"] for m in catalogs.list_media(con, kind="source")]
+        pending = catalogs.queue_stats(con)["by_state"]["pending"]
+    moods = ("upbeat", "calm")
+    for i in range(max(0, jobs - pending)):
+        enqueue_mashup(ws, mains=[sources[i % len(sources)]], mood=moods[i % 2], platform="tiktok",
+                       caption="Giá chỉ 199.000đ – Mua ngay!" if i % 2 == 0 else "Wait for the end", seed=i)
+    return ws, render_queue(ws, on_job=progress)
