@@ -95,7 +95,8 @@ SELECT id,
        CASE h(j, 'plat', 4) WHEN 0 THEN 'tiktok' WHEN 1 THEN 'youtube' WHEN 2 THEN 'facebook' END,
        state,
        CASE WHEN state = 'pending' THEN 0 WHEN state = 'failed' THEN 1 + h(j, 'att', 3) ELSE 1 END,
-       CASE WHEN state = 'failed' THEN ['InputError', 'RenderError', 'InternalError', 'RightsError'][h(j, 'ec', 4) + 1] END,
+       CASE WHEN state = 'failed'
+            THEN ['InputError', 'RenderError', 'InternalError', 'RightsError'][h(j, 'ec', 4) + 1] END,
        CASE WHEN state = 'failed' THEN ['decoder gave no frames', 'output is missing or incomplete',
                                         'licence unknown, cannot be published', 'CUDA out of memory',
                                         'ffmpeg exited with status 1', 'template is too short'][h(j, 'em', 6) + 1] END,
@@ -103,7 +104,8 @@ SELECT id,
        CASE WHEN state IN ('ready', 'publishing', 'published') THEN md5(id::VARCHAR) || md5(j::VARCHAR) END,
        {base} - to_minutes(h(j, 'made', 525600)),
        CASE WHEN state <> 'pending' THEN {base} - to_minutes(h(j, 'made', 525600)) + to_minutes(5) END,
-       CASE WHEN state NOT IN ('pending', 'rendering') THEN {base} - to_minutes(h(j, 'made', 525600)) + to_minutes(7) END,
+       CASE WHEN state NOT IN ('pending', 'rendering')
+            THEN {base} - to_minutes(h(j, 'made', 525600)) + to_minutes(7) END,
        CASE WHEN state IN ('ready', 'publishing', 'published') THEN 2000000 + h(j, 'osz', 40000000) END,
        CASE WHEN state IN ('ready', 'publishing', 'published') THEN 300 + h(j, 'fr', 1500) END,
        CASE WHEN state IN ('ready', 'publishing', 'published') THEN 40 + h(j, 'fps', 200) END,
@@ -265,7 +267,9 @@ def _sqlite_need(con: sqlite3.Connection, media_id: int, kinds: tuple[str, ...],
     return rows[0]
 
 
-def sqlite_enqueue(ws: Workspace, con: sqlite3.Connection, *, main: int, template: int, platform: str, seed: int) -> dict:
+def sqlite_enqueue(
+    ws: Workspace, con: sqlite3.Connection, *, main: int, template: int, platform: str, seed: int
+) -> dict:
     """build_mashup + get_job in SQLite, inside one write transaction (the caller's connection)."""
     con.execute("BEGIN IMMEDIATE")
     try:
@@ -290,7 +294,8 @@ def sqlite_enqueue(ws: Workspace, con: sqlite3.Connection, *, main: int, templat
             [job_id, json.dumps(json.loads(spec.to_json()), ensure_ascii=False), platform, now, now],
         )
         con.executemany(
-            "INSERT INTO job_media VALUES (?, ?, ?, ?)", [(job_id, main_row["id"], "main", 0), (job_id, template_row["id"], "template", 0)]
+            "INSERT INTO job_media VALUES (?, ?, ?, ?)",
+            [(job_id, main_row["id"], "main", 0), (job_id, template_row["id"], "template", 0)],
         )
         con.execute(
             'INSERT INTO process_log (job_id, stage, status, duration_ms, detail, "at") VALUES (?, ?, ?, ?, ?, ?)',
@@ -361,7 +366,10 @@ class _Toggle:
         return job_id, to
 
 
-def _farm_ops(ws: Workspace, mains: list[int], templates: list[int], toggle: _Toggle) -> dict[str, Callable[[int], object]]:
+Ops = dict[str, Callable[[int], object]]
+
+
+def _farm_ops(ws: Workspace, mains: list[int], templates: list[int], toggle: _Toggle) -> Ops:
     """The operations as the CLI does them: each opens (and closes) its own connection."""
 
     def pick(i: int) -> object:
@@ -399,7 +407,7 @@ def _enqueue_farm(ws: Workspace, con, mains: list[int], templates: list[int], i:
     return job
 
 
-def _held_ops(ws: Workspace, con, mains: list[int], templates: list[int], toggle: _Toggle) -> dict[str, Callable[[int], object]]:
+def _held_ops(ws: Workspace, con, mains: list[int], templates: list[int], toggle: _Toggle) -> Ops:
     """The same operations and transactions on one connection kept open: the cost without open/close."""
 
     def pick(i: int) -> object:
@@ -425,7 +433,7 @@ def _held_ops(ws: Workspace, con, mains: list[int], templates: list[int], toggle
     return dict(zip(OPS, (pick, enqueue, change, stats)))
 
 
-def _sqlite_ops(ws: Workspace, path: Path, mains: list[int], templates: list[int], toggle: _Toggle) -> dict[str, Callable[[int], object]]:
+def _sqlite_ops(ws: Workspace, path: Path, mains: list[int], templates: list[int], toggle: _Toggle) -> Ops:
     """The same operations on the SQLite peer, a connection opened and closed per operation."""
 
     def pick(i: int) -> object:
@@ -438,7 +446,8 @@ def _sqlite_ops(ws: Workspace, path: Path, mains: list[int], templates: list[int
     def enqueue(i: int) -> object:
         con = _sqlite_connect(path, read_only=False)
         try:
-            return sqlite_enqueue(ws, con, main=mains[i % len(mains)], template=templates[i % len(templates)], platform=PLATFORM, seed=i)
+            main, template = mains[i % len(mains)], templates[i % len(templates)]
+            return sqlite_enqueue(ws, con, main=main, template=template, platform=PLATFORM, seed=i)
         finally:
             con.close()
 
@@ -512,13 +521,15 @@ def run_catalog_bench(
     workdir: str | None = None,
     log: TextIO = sys.stderr,
 ) -> dict:
-    """Time pick/enqueue/state change/queue stats on a filled catalog vs SQLite; returns a report with a Markdown ``table``.
+    """Time the catalog's everyday operations on a filled catalog vs SQLite; returns a report with a ``table``.
 
     Each farm operation opens its own connection through ``ws.catalog`` as the CLI does (one
     process keeps its Workspace, so the schema check runs once); "held connection" repeats the
     same transactions on one open connection, which isolates the cost of opening the file.
     The SQLite peer (WAL mode, synchronous=FULL, the same rows, the indexes one would add)
     also opens a connection per operation. Ratios are farm / SQLite medians.
+
+    The files go in a new folder under ``workdir`` (kept), or in a temp folder removed at the end.
     """
     if rows < 30:
         raise InputError(f"Invalid rows ({rows}). Supported: 30 or more.")
@@ -582,12 +593,13 @@ def run_catalog_bench(
         wall_s = time.perf_counter() - t_start
         info = machine_info()
         report = {
-            "rows": {"requested": rows, **counts},
+            "rows": rows,
+            "counts": counts,
             "samples": samples,
             "farm": results["farm"],
             "held_connection": results["held"],
             "sqlite": results["sqlite"],
-            "ratio_farm_vs_sqlite": ratios,
+            "ratios": ratios,
             "fill_s": {"farm": round(fill_s, 2), "sqlite": round(lite_fill_s, 2)},
             "machine": info,
             "wall_s": round(wall_s, 1),
@@ -604,7 +616,8 @@ def run_catalog_bench(
         for op in OPS:
             f, h, s = results["farm"][op], results["held"][op], results["sqlite"][op]
             lines.append(
-                f"| {op} | {f['median_ms']:.2f} | {f['p99_ms']:.2f} | {h['median_ms']:.2f} | {s['median_ms']:.2f} | {ratios[op]:.2f}x |"
+                f"| {op} | {f['median_ms']:.2f} | {f['p99_ms']:.2f} | {h['median_ms']:.2f} | {s['median_ms']:.2f} "
+                f"| {ratios[op]:.2f}x |"
             )
         report["table"] = "\n".join(lines)
         return report

@@ -421,3 +421,96 @@ def _cmd_sql(args) -> int:
     else:
         print(format_table(rows))
     return 0
+
+
+# -- nightly --------------------------------------------------------------------------
+def add_nightly(sub) -> None:
+    p = _leaf(sub, "nightly", help="plan a batch of mashups from the library and render every pending job on Ray")
+    p.add_argument("--count", type=int, default=None, metavar="N", help="jobs to plan (default from farm.toml: 20)")
+    p.add_argument("--platform", action="append", choices=catalogs.PLATFORMS, default=None, metavar="P",
+                   help="target platform, repeat for several (jobs alternate); default: none (local renders)")
+    p.add_argument("--mood", default=None, help="music mood (default from farm.toml: upbeat)")
+    p.add_argument("--caption", default=None, help="caption burned into every video of the batch")
+    p.add_argument("--seed", type=int, default=None, help="tie-break for planning (same seed, same plan)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="Ray cluster to join ('auto' or host:port; default $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--workers", type=int, default=None, metavar="K", help="render workers (default: one per CPU slot)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; enqueue and render nothing")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_nightly)
+
+
+def _cmd_nightly(args) -> int:
+    from farm.nightly import plan_batch, run_nightly, unfinished_batch
+
+    ws = _ws(args)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be at least 1, not {args.workers}")
+    if args.dry_run:
+        resume = unfinished_batch(ws)
+        with ws.catalog.read() as con:
+            plans, notes = plan_batch(ws, con, count=ws.settings.nightly.count if args.count is None else args.count,
+                                      platforms=args.platform, mood=args.mood, seed=args.seed or 0)
+        if args.json:
+            print_json({"dry_run": True, "would_resume": resume, "plan": plans, "notes": notes})
+        else:
+            if resume:
+                print(f"an unfinished batch ({resume}) is pending: `farm nightly` would finish it instead of planning")
+            print(format_table(plans, ["platform", "main", "template", "music", "mood", "main_path", "template_path"]))
+            for n in notes:
+                print(f"note: {n}")
+        return 0
+    quiet = args.quiet or args.json
+    state: dict = {"bar": None}
+
+    def on_event(name: str, data: dict) -> None:
+        if quiet:
+            return
+        bar = state["bar"]
+        if name == "planned":
+            what = f"resuming {data['batch_id']}" if data["resumed"] else f"planned {data['planned']} job(s) ({data['batch_id']})"
+            print(f"{what}; {data['pending']} pending to render", file=sys.stderr)
+            for n in data["notes"]:
+                print(f"note: {n}", file=sys.stderr)
+            if data["pending"]:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=data["pending"], unit="job", desc="nightly", file=sys.stderr,
+                                    dynamic_ncols=True, disable=None)
+                state["t0"] = __import__("time").perf_counter()
+        elif name == "ray":
+            where = data.get("dashboard_url") or data["address"]
+            res = data["resources"]
+            print(f"ray: {int(res.get('CPU', 0))} CPU, {int(res.get('GPU', 0))} GPU; dashboard {where}", file=sys.stderr)
+        elif bar is None:
+            return
+        elif name == "done":
+            bar.update(1)
+            fps = data["total_frames"] / max(1e-6, __import__("time").perf_counter() - state["t0"])
+            bar.set_postfix_str(f"{fps:.0f} fps")
+        elif name == "failed":
+            bar.update(1)
+            bar.write(f"job {data['job_id']}: failed: {data['error']}", file=sys.stderr)
+        elif name in ("retry", "lost"):
+            bar.write(f"job {data['job_id']}: {data['state']} ({data['error']})", file=sys.stderr)
+
+    try:
+        summary = run_nightly(ws, count=args.count, platforms=args.platform, mood=args.mood, caption=args.caption,
+                              seed=args.seed, address=args.address, workers=args.workers, on_event=on_event)
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+    doc = summary.as_dict()
+    if args.json:
+        print_json(doc)
+    else:
+        print(f"batch {doc['batch_id']}: {len(doc['rendered'])} rendered, {len(doc['failed'])} failed, "
+              f"{len(doc['retried'])} attempt(s) retried")
+        if doc["rendered"]:
+            print(f"  {doc['render_wall_s']:.1f} s rendering ({doc['wall_s']:.1f} s in all), {doc['videos_per_hour']:.0f} videos/hour, "
+                  f"{doc['fps']:.1f} fps over {len(doc['workers'])} worker(s)")
+        for f in doc["failed"]:
+            print(f"  job {f['id']}: {f['error']}")
+        print(f"  outputs: {ws.out_dir}   catalog: {ws.catalog.path}")
+    return 0 if not doc["failed"] else 1

@@ -125,30 +125,41 @@ def _cmd_bench_mashup(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="a demo workspace with generated sample media and a few rendered jobs (`make run`)")
+    p = sub.add_parser("demo", help="a demo workspace with generated sample media and a rendered batch (`make run`)")
     p.add_argument("--out", default="demo", help="the demo workspace folder (default ./demo)")
     p.add_argument("--seconds", type=float, default=6.0, help="length of the generated main clips")
-    p.add_argument("--jobs", type=int, default=3, help="mashups to queue and render")
+    p.add_argument("--jobs", type=int, default=6, help="mashups to plan and render (default 6)")
+    p.add_argument("--in-process", action="store_true", help="render with `queue render` here instead of Ray")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from farm.demo import run_demo
 
-    def on_job(event: str, job: dict, info: dict | None) -> None:
-        if event == "start":
-            print(f"rendering job {job['id']} ...", file=sys.stderr)
-        elif event == "failed":
-            print(f"job {job['id']}: {info['state']}: {info['error']}", file=sys.stderr)
+    info: dict = {}
 
-    ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, progress=on_job)
+    def on_event(name: str, data: dict) -> None:
+        if name == "ray":
+            info.update(data)
+            print(f"ray started; dashboard while the batch runs: {data.get('dashboard_url', '-')}", file=sys.stderr)
+        elif name == "planned":
+            print(f"planned {data['planned']} job(s), {data['pending']} pending; rendering on Ray ...", file=sys.stderr)
+        elif name == "done":
+            print(f"  job {data['job_id']} ready ({data['frames']} frames at {data['render_fps']:.0f} fps on {data['worker']})",
+                  file=sys.stderr)
+        elif name in ("failed", "lost", "retry"):
+            print(f"  job {data['job_id']}: {data.get('state', 'failed')}: {data['error']}", file=sys.stderr)
+
+    ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, in_process=args.in_process, on_event=on_event)
+    doc = summary.as_dict()
     print(f"demo workspace: {ws.root}")
-    print(f"  catalog:  {ws.catalog.path}  (try: farm --workspace {args.out} queue list)")
-    print(f"  rendered: {len(summary.rendered)} job(s), {summary.frames} frames in {summary.wall_s:.1f} s; "
-          f"failed: {len(summary.failed)}")
-    for p in sorted(ws.out_dir.glob("job-*.mp4")):
-        print(f"  output:   {p}")
-    return 0 if not summary.failed else 1
+    print(f"  rendered {len(doc['rendered'])} job(s), failed {len(doc['failed'])}; {doc['frames']} frames in {doc['wall_s']:.1f} s")
+    print(f"  outputs:   {ws.out_dir}/")
+    print(f"  catalog:   {ws.catalog.path}   e.g. .venv/bin/farm --workspace {args.out} queue list")
+    print(f"  logs:      .venv/bin/farm --workspace {args.out} logs JOB_ID")
+    if info.get("dashboard_url"):
+        print(f"  dashboard: {info['dashboard_url']} (up while a batch runs; see README, 'Watching a batch')")
+    return 0 if not doc["failed"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_queue(sub)
     cat.add_logs(sub)
     cat.add_sql(sub)
+    cat.add_nightly(sub)
     _add_bench(sub)
     _add_demo(sub)
     return parser

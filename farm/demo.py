@@ -23,42 +23,59 @@ _MUSIC = [("upbeat-523hz.m4a", "upbeat", 523.25), ("calm-349hz.m4a", "calm", 349
 
 def prepare_demo_workspace(root: str | Path, *, seconds: float = 6.0, log=sys.stderr) -> Workspace:
     """Create (or reuse) a workspace at ``root`` and import generated sample media into it."""
+    import tempfile
+
+    import catalogs
+
     ws, _ = init_workspace(root)
-    incoming = ws.root / "incoming"
-    incoming.mkdir(exist_ok=True)
+    with ws.catalog.read() as con:
+        if catalogs.list_media(con, limit=1):
+            return ws  # stocked by an earlier run
+    with tempfile.TemporaryDirectory(prefix="farm-samples-") as tmp:
+        _stock(ws, Path(tmp), seconds=seconds, log=log)
+    return ws
+
+
+def _stock(ws: Workspace, incoming: Path, *, seconds: float, log) -> None:
     items: list[tuple[Path, ImportOptions]] = []
     for name, kind, licence, extra, params in _SAMPLES:
         path = incoming / name
         params = dict(params)
         length = 3.0 if params.pop("short", False) else seconds
         if not path.exists():
-            print(f"generating sample {path}", file=log)
+            print(f"generating sample {name}", file=log)
             make_video(path, seconds=length, **params)
         items.append((path, ImportOptions(kind=kind, license=licence, **extra)))
     for name, mood, hz in _MUSIC:
         path = incoming / name
         if not path.exists():
-            print(f"generating sample {path}", file=log)
+            print(f"generating sample {name}", file=log)
             make_audio(path, seconds=seconds + 2, hz=hz)
         items.append((path, ImportOptions(kind="audio", mood=mood, license="cc0")))
     for path, opts in items:
         report = import_media(ws, [str(path)], opts)
         if report.failed:
             raise RuntimeError(report.failed[0][1])
-    return ws
 
 
-def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 3, progress=None):
-    """Stock a demo workspace, queue ``jobs`` mashups for TikTok and render them here."""
+def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, in_process: bool = False, on_event=None):
+    """Stock a demo workspace, then render ``jobs`` mashups for TikTok and YouTube.
+
+    By default the jobs go through `farm nightly` on a local Ray; ``in_process`` renders
+    them with `farm queue render` instead. Returns (workspace, summary).
+    """
     import catalogs
     from farm.queue import enqueue_mashup, render_queue
 
     ws = prepare_demo_workspace(out_dir, seconds=seconds)
+    if not in_process:
+        from farm.nightly import run_nightly
+
+        return ws, run_nightly(ws, count=jobs, platforms=["tiktok", "youtube"], mood="upbeat", seed=7,
+                               caption="Giá chỉ 199.000đ – Mua ngay!", on_event=on_event)
     with ws.catalog.read() as con:
         sources = [m["id"] for m in catalogs.list_media(con, kind="source")]
-        pending = catalogs.queue_stats(con)["by_state"]["pending"]
-    moods = ("upbeat", "calm")
-    for i in range(max(0, jobs - pending)):
-        enqueue_mashup(ws, mains=[sources[i % len(sources)]], mood=moods[i % 2], platform="tiktok",
+    for i in range(jobs):
+        enqueue_mashup(ws, mains=[sources[i % len(sources)]], mood=("upbeat", "calm")[i % 2], platform="tiktok",
                        caption="Giá chỉ 199.000đ – Mua ngay!" if i % 2 == 0 else "Wait for the end", seed=i)
-    return ws, render_queue(ws, on_job=progress)
+    return ws, render_queue(ws)

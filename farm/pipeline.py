@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import kernels
+from farm.cache import RenderCache
 from farm.errors import InputError
 from farm.media import (
     SAMPLE_RATE,
@@ -115,28 +117,47 @@ class FrameSelector:
 
 
 def looping_frames(
-    decoder: VideoDecoder, info: MediaInfo, *, box: Box, fit: str, loop: bool, cache_bytes: int
+    decoder: VideoDecoder,
+    info: MediaInfo,
+    *,
+    box: Box,
+    fit: str,
+    loop: bool,
+    cache_bytes: int,
+    first_pass: tuple[list[FittedFrame], float] | None = None,
+    on_first_pass: Callable[[list[FittedFrame], float, int], None] | None = None,
 ) -> Iterator[FittedFrame]:
     """The template's frames, repeated end to end with shifted timestamps when ``loop``.
 
     The first pass is kept in memory when it fits in ``cache_bytes``; later passes then
-    replay it instead of decoding again.
+    replay it instead of decoding again. ``first_pass`` (frames, period) replays a pass
+    kept from an earlier job without decoding at all; ``on_first_pass(frames, period,
+    size_bytes)`` receives a complete first pass so a worker can keep it for later jobs.
     """
-    cache: list[FittedFrame] | None = [] if loop else None
-    used = 0
     step = 1.0 / info.fps if info.fps > 0 else 1.0 / 30
-    last = 0.0
-    for f in decoder.frames(info, box_width=box.width, box_height=box.height, fit=fit):
-        last = f.time_s
-        if cache is not None:
-            used += f.picture.width * f.picture.height * 3 // 2
-            cache = cache if used <= cache_bytes else None
+    if first_pass is not None:
+        cache, period = first_pass
+        yield from cache
+    else:
+        keep = loop or on_first_pass is not None
+        cache = [] if keep else None
+        used = 0
+        last = 0.0
+        for f in decoder.frames(info, box_width=box.width, box_height=box.height, fit=fit):
+            last = f.time_s
             if cache is not None:
-                cache.append(f)
-        yield f
+                used += f.picture.width * f.picture.height * 3 // 2
+                if f.background is not None:
+                    used += f.background.width * f.background.height * 3 // 2
+                cache = cache if used <= cache_bytes else None
+                if cache is not None:
+                    cache.append(f)
+            yield f
+        period = max(last + step, step)
+        if cache is not None and on_first_pass is not None:
+            on_first_pass(cache, period, used)
     if not loop:
         return
-    period = max(last + step, step)
     offset = period
     while True:
         if cache is not None:
@@ -216,8 +237,14 @@ def render_mashup(
     progress: ProgressFn | None = None,
     decoder: VideoDecoder | None = None,
     template_cache_bytes: int = TEMPLATE_CACHE_BYTES,
+    cache: RenderCache | None = None,
+    threads: int | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``spec.output`` and describe the result.
+
+    ``cache`` (a long-lived worker's) keeps the template's fitted frames and the decoded
+    music between jobs, so a batch that reuses them decodes each once. ``threads`` caps
+    the codec threads (a worker's share of the cores); default: FFmpeg's choice.
 
     Raises :class:`InputError` (naming the file) for bad inputs; in every failure the
     temp file is removed and nothing appears under the output name.
@@ -232,7 +259,9 @@ def render_mashup(
     if spec.music is not None:
         probe(spec.music, need_audio=True)
     encoder_cfg = choose_encoder(spec.encoder, preset=spec.preset, crf=spec.crf)
-    decoder = decoder or choose_decoder()
+    if threads and encoder_cfg.name == "libx264":
+        encoder_cfg = dataclasses.replace(encoder_cfg, options={**encoder_cfg.options, "threads": str(int(threads))})
+    decoder = decoder or choose_decoder(threads=threads or 0)
     timings["probe"] = time.perf_counter() - t0
 
     placements, duration_s, xfade = plan_timeline(mains, duration_s=spec.duration_s, fade_s=spec.fade_s)
@@ -258,7 +287,8 @@ def render_mashup(
                 for i, p in enumerate(placements)
             ]
             soundtrack["samples"] = build_soundtrack(
-                clips, duration_s=n_frames / fps, music_path=spec.music, music_volume=spec.music_volume, fade_s=spec.fade_s
+                clips, duration_s=n_frames / fps, music_path=spec.music, music_volume=spec.music_volume, fade_s=spec.fade_s,
+                decode_music=cache.music if cache is not None else None,
             )
         except BaseException as err:
             soundtrack["error"] = err
@@ -276,6 +306,14 @@ def render_mashup(
             if i not in readers and p.start_s - LOOKAHEAD_S <= t < p.end_s:
                 readers[i] = _ClipReader(p, decoder, geo.main, spec.fit, tol)
 
+    first_pass = on_first_pass = None
+    if cache is not None:
+        tkey = cache.frames_key(template.path, box_width=geo.template.width, box_height=geo.template.height, fit=spec.fit)
+        first_pass = cache.get(tkey)
+
+        def on_first_pass(frames: list[FittedFrame], period: float, size: int) -> None:
+            cache.put(tkey, (frames, period), size_bytes=size)
+
     try:
         template_feed = Prefetcher(
             looping_frames(
@@ -284,7 +322,9 @@ def render_mashup(
                 box=geo.template,
                 fit=spec.fit,
                 loop=duration_s > template.duration_s + tol,
-                cache_bytes=template_cache_bytes,
+                cache_bytes=min(template_cache_bytes, cache.max_bytes) if cache is not None else template_cache_bytes,
+                first_pass=first_pass,
+                on_first_pass=on_first_pass if first_pass is None else None,
             ),
             depth=PREFETCH_DEPTH,
             name="decode:template",

@@ -25,7 +25,11 @@ class _Json:
 
     @classmethod
     def from_json(cls, text: str):
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        data = dict(data)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

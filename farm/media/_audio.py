@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -118,6 +119,7 @@ def build_soundtrack(
     music_path: str | None,
     music_volume: float,
     fade_s: float,
+    decode_music: Callable[[str, float], np.ndarray] | None = None,
 ) -> np.ndarray:
     """The output's (2, n) float32 soundtrack at 48 kHz.
 
@@ -126,6 +128,7 @@ def build_soundtrack(
     sound at ``music_volume``, or alone at full level when no main clip has sound. The
     whole mix then fades in from and out to silence with the picture. With neither main
     sound nor music the result is silence, so the file still carries an audio track.
+    ``decode_music(path, max_s)`` replaces decoding the music (a worker's cache).
     """
     n = int(round(duration_s * SAMPLE_RATE))
     mix = np.zeros((CHANNELS, n), np.float32)
@@ -146,7 +149,8 @@ def build_soundtrack(
         mix[:, start : start + length] += part
         any_main = True
     if music_path is not None:
-        music = fit_length(decode_audio(music_path, max_s=duration_s), n, loop=True).copy()
+        decoded = decode_music(music_path, duration_s) if decode_music else decode_audio(music_path, max_s=duration_s)
+        music = fit_length(decoded, n, loop=True).copy()
         music_fade = min(MUSIC_FADE_S, duration_s / 4)
         fade_edges(music, fade_in_s=music_fade, fade_out_s=music_fade)
         mix += music * (music_volume if any_main else 1.0)

@@ -25,7 +25,7 @@ class VideoDecoder(Protocol):
     ) -> Iterator[FittedFrame]: ...
 
 
-def choose_decoder(name: str = "auto") -> VideoDecoder:
+def choose_decoder(name: str = "auto", *, threads: int = 0) -> VideoDecoder:
     """The decoder backend for this machine: ``auto`` and ``cpu`` give PyAV on the CPU.
 
     The NVDEC backend arrives with the GPU path; until then every machine decodes on
@@ -34,7 +34,7 @@ def choose_decoder(name: str = "auto") -> VideoDecoder:
     from farm.media._cpu_decode import CpuVideoDecoder
 
     if name in ("auto", "cpu"):
-        return CpuVideoDecoder()
+        return CpuVideoDecoder(threads=threads)
     from farm.errors import InputError
 
     raise InputError(f"Invalid decoder ({name!r}). Supported: auto, cpu.")

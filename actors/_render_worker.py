@@ -1,0 +1,101 @@
+"""RenderWorker: a long-lived Ray actor that renders job specs with warm codecs and caches."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from farm.errors import FarmError
+
+# RenderResult.timings_s keys reported as stage metrics
+_STAGE_KEYS = {"probe": "probe", "wait_decode": "decode", "compose": "compose", "encode": "encode",
+               "finish": "mux", "total": "total"}
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class RenderWorker:
+    """Renders one job at a time; decoders' libraries, torch, fonts and caches stay loaded.
+
+    Args:
+        threads: codec threads for this worker (its share of the node's cores).
+        cache_bytes: bound of the cache of fitted template frames and decoded music.
+        backend: "cpu" or "gpu" (a metric tag; a GPU worker's encoder choice is "auto",
+            which takes NVENC where the GPU has it).
+
+    The worker never touches the catalog: :meth:`render` returns a plain record that
+    the driver writes. Example (driver side)::
+
+        Worker = ray.remote(RenderWorker).options(num_cpus=1, max_restarts=-1)
+        w = Worker.remote(threads=1)
+        record = ray.get(w.render.remote(job_id, spec_dict))
+    """
+
+    def __init__(self, *, threads: int = 1, cache_bytes: int = 1 << 30, backend: str = "cpu") -> None:
+        from farm.cache import RenderCache
+
+        self.threads = max(1, int(threads))
+        self.backend = backend
+        self.cache = RenderCache(max_bytes=cache_bytes)
+        self.jobs_done = 0
+        self.started = time.time()
+        self.node = socket.gethostname()
+        self.name = f"{self.node}:{os.getpid()}"
+        self._warm()
+
+    def _warm(self) -> None:
+        """Pay the one-time costs now, not in the first job: torch, kernels, fonts, encoder probe."""
+        import torch
+
+        import kernels  # noqa: F401
+        from farm import text
+        from farm.media import choose_encoder
+
+        torch.set_num_threads(1)
+        text.text_overlay("warm", max_width_px=200, size_px=24, max_lines=1)
+        choose_encoder("auto", preset="veryfast", crf=23)
+
+    def info(self) -> dict:
+        """Who and where this worker is (pid for tests and ``kill``), and its cache."""
+        return {"pid": os.getpid(), "node": self.node, "name": self.name, "backend": self.backend,
+                "threads": self.threads, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
+                "cache": self.cache.as_dict()}
+
+    def render(self, job_id: int, spec: dict) -> dict:
+        """Render one job; returns {"ok": True, "result": ...} or {"ok": False, "error_class", "message"}."""
+        from farm.pipeline import render_mashup
+        from farm.spec import MashupSpec
+
+        from actors._metrics import worker_metrics
+
+        m = worker_metrics()
+        tags = {"node": self.node, "backend": self.backend, "worker": self.name}
+        base = {"job_id": job_id, "worker": self.name, "node": self.node, "pid": os.getpid()}
+        try:
+            result = render_mashup(MashupSpec.from_dict(spec), cache=self.cache, threads=self.threads)
+        except FarmError as err:
+            m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
+            return {**base, "ok": False, "error_class": type(err).__name__, "message": str(err)}
+        except Exception as err:  # a bug in one job must not take the worker down
+            m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
+            return {**base, "ok": False, "error_class": "InternalError", "message": f"{type(err).__name__}: {err}"}
+        self.jobs_done += 1
+        summary = result.summary()
+        timings = summary["timings_s"]
+        m["frames"].inc(result.frames, tags=tags)
+        if timings.get("total"):
+            m["fps"].set(result.frames / timings["total"], tags=tags)
+        for key, stage in _STAGE_KEYS.items():
+            if key in timings:
+                m["stage"].observe(float(timings[key]), tags={**tags, "stage": stage})
+        m["outcome"].inc(1, tags={**tags, "outcome": "ok"})
+        rss = _rss_bytes()
+        m["rss"].set(rss, tags=tags)
+        return {**base, "ok": True, "result": summary, "rss_bytes": rss, "cache": self.cache.as_dict()}
