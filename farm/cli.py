@@ -105,6 +105,22 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_cmd_bench_mashup)
 
+    c = bsub.add_parser("catalog", help="catalog latency at 100k media and jobs: farm (DuckDB) vs SQLite doing the same")
+    c.add_argument("--rows", type=int, default=100_000, help="media rows and job rows (default 100000)")
+    c.add_argument("--samples", type=int, default=200, help="timed samples per operation (default 200)")
+    c.add_argument("--workdir", default=None)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_cmd_bench_catalog)
+
+    b = bsub.add_parser("batch", help="farm nightly vs the ffmpeg CLI once per video (sequential and parallel)")
+    b.add_argument("--count", type=int, default=8, help="videos in the batch (default 8)")
+    b.add_argument("--seconds", type=float, default=10.0, help="length of each main clip (default 10)")
+    b.add_argument("--workers", type=int, action="append", default=None, metavar="K",
+                   help="worker count to measure (repeat; default 1..cores)")
+    b.add_argument("--workdir", default=None)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_bench_batch)
+
 
 def _cmd_bench_mashup(args: argparse.Namespace) -> int:
     from benchmarks.mashup import run_mashup_bench
@@ -119,6 +135,29 @@ def _cmd_bench_mashup(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(report, indent=2))
+    else:
+        print(report["table"])
+    return 0
+
+
+def _cmd_bench_catalog(args: argparse.Namespace) -> int:
+    from benchmarks.catalog import run_catalog_bench
+
+    report = run_catalog_bench(rows=args.rows, samples=args.samples, workdir=args.workdir, log=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(report["table"])
+    return 0
+
+
+def _cmd_bench_batch(args: argparse.Namespace) -> int:
+    from benchmarks.batch import run_batch_bench
+
+    report = run_batch_bench(count=args.count, seconds=args.seconds, workdir=args.workdir,
+                             worker_counts=args.workers, log=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
     else:
         print(report["table"])
     return 0
