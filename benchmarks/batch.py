@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from benchmarks.mashup import FPS, GRAIN, INPUT_CRF, farm_exe, ffmpeg_exe, machine_line, psnr, run_timed
+from benchmarks.mashup import FPS, GRAIN, INPUT_CRF, farm_exe, ffmpeg_exe, frame_count, machine_line, psnr, run_timed
 from farm.samples import make_audio, make_video
 
 TEMPLATE_S = 3.0
@@ -54,7 +54,7 @@ def make_batch_inputs(root: Path, *, count: int, seconds: float, log: TextIO) ->
             tmp.rename(path)
         return path
 
-    for i in range(min(count, 4)):
+    for i in range(max(4, -(-count // TEMPLATES))):  # each main goes with every template once
         hz = 330.0 + 55.0 * i
         out["source"].append(once(
             folder / f"main{i}_1920x1080p30_{seconds:g}s_g{GRAIN}.mp4", "1920x1080, film grain, stereo tone",
@@ -133,7 +133,7 @@ def ffmpeg_job_cmd(spec: dict, out: Path) -> list[str]:
     graph = [
         "[0:v]scale=1080:1280:force_original_aspect_ratio=increase,crop=1080:1280,setsar=1[m]",
         "[1:v]scale=1080:640:force_original_aspect_ratio=increase,crop=1080:640,setsar=1[t]",
-        f"[m][t]vstack=inputs=2:shortest=1,fps={fps},fade=t=in:st=0:d={fade},fade=t=out:st={end:.6f}:d={fade},"
+        f"[m][t]vstack=inputs=2,fps={fps},fade=t=in:st=0:d={fade},fade=t=out:st={end:.6f}:d={fade},"
         "format=yuv420p[v]",
     ]
     inputs = ["-i", spec["mains"][0], "-stream_loop", "-1", "-i", spec["template"]]
@@ -207,7 +207,7 @@ def _same_jobs(a: list[dict], b: list[dict]) -> bool:
 
 def run_batch_bench(
     *,
-    count: int = 8,
+    count: int = 16,
     seconds: float = 10.0,
     workdir: str | None = None,
     worker_counts: list[int] | None = None,
@@ -270,6 +270,9 @@ def run_batch_bench(
             _say(log, f"{label}: {count} ffmpeg commands...")
             wall = run_ffmpeg_loop(ff_cmds[what], parallel=par)
             ff_wall[what] = wall
+            got_frames = [frame_count(Path(c[-1])) for c in ff_cmds[what]]
+            if got_frames != frames_per_job:
+                raise SystemExit(f"benchmark: {label} wrote {got_frames} frames, expected {frames_per_job}")
             runs.append({"run": label, "wall_s": round(wall, 2)})
             _say(log, f"{label}: {wall:.2f} s ({wall / count:.2f} s/video, {total_frames / wall:.1f} fps)")
         else:

@@ -25,6 +25,7 @@ from farm.workspace import Workspace
 
 EventFn = Callable[[str, dict], None]
 GPU_WORKERS_PER_GPU = 4
+WORKER_QUEUE_DEPTH = 2
 
 
 # -- planning -------------------------------------------------------------------------
@@ -250,9 +251,18 @@ def run_nightly(
     count = ws.settings.nightly.count if count is None else count
     lock = render_lock(ws).acquire()
     started_ray = False
+    pool: list = []
     try:
         summary.recovered = recover(ws)
         resume = unfinished_batch(ws)
+        with ws.catalog.read() as con:
+            pending_before = catalogs.queue_stats(con)["by_state"]["pending"]
+        if resume or count > 0 or pending_before:
+            # Ray and the workers' warm-up (imports, fonts) start now and overlap the planning.
+            started_ray, summary.ray = _start_ray(address, num_cpus=None)
+            emit("ray", summary.ray)
+            pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes)
+            warm = [w.info.remote() for w in pool]
         if resume:
             summary.batch_id, summary.resumed = resume, True
             summary.notes.append(f"resuming unfinished batch {resume}; no new jobs planned")
@@ -271,10 +281,7 @@ def run_nightly(
             summary.wall_s = time.perf_counter() - t0
             return summary
 
-        started_ray, summary.ray = _start_ray(address, num_cpus=None)
-        emit("ray", summary.ray)
-        pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes)
-        infos = ray.get([w.info.remote() for w in pool])
+        infos = ray.get(warm)
         emit("workers", {"workers": infos})
         tr = time.perf_counter()
         _drive(ws, pool, infos, summary, emit)
@@ -285,9 +292,12 @@ def run_nightly(
                 summary.workers.append(ray.get(w.info.remote(), timeout=30))
             except Exception:  # a worker lost at the very end: report what we knew
                 summary.workers.append({**old, "lost": True})
-        for w in pool:
-            ray.kill(w)
     finally:
+        for w in pool:
+            try:
+                ray.kill(w)
+            except Exception:
+                pass
         if started_ray:
             ray.shutdown()
         lock.release()
@@ -303,8 +313,12 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
     lost_errors = _lost_worker_errors()
     metrics = driver_metrics()
     labels = [f"ray-worker-{i}@{info['node']}" for i, info in enumerate(infos)]
-    idle = list(range(len(pool)))
+    # Each worker gets a second job queued behind the one it renders, so it never waits for
+    # the driver's bookkeeping (recording one result, claiming the next job).
+    idle = [i for _ in range(WORKER_QUEUE_DEPTH) for i in range(len(pool))]
     inflight: dict = {}
+    # bumped when a worker is lost: jobs queued behind the lost one never started
+    generation = [0] * len(pool)
     tallies: Counter[str] = Counter()
     t0 = time.perf_counter()
 
@@ -321,28 +335,41 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
         with ws.catalog.read() as con:
             return catalogs.queue_stats(con)["by_state"]["pending"]
 
+    busy = [0] * len(pool)
+    pending_left = pending_count()
     try:
         while True:
-            while idle:
+            # free workers first; a second job queues behind a busy one only while there is
+            # enough left that no worker would sit idle at the end of the batch
+            idle.sort(key=lambda w: busy[w])
+            while idle and (busy[idle[0]] == 0 or pending_left > len(pool)):
                 job = claim(ws, worker=labels[idle[0]])
                 if job is None:
+                    pending_left = 0
                     break
                 i = idle.pop(0)
+                busy[i] += 1
+                pending_left -= 1
                 ref = pool[i].render.remote(job["id"], job["spec"])
-                inflight[ref] = (job, i)
+                inflight[ref] = (job, i, generation[i])
                 emit("submit", {"job_id": job["id"], "worker": labels[i], "worker_index": i,
                                 "pid": infos[i]["pid"], "attempt": job["attempts"]})
-            publish_metrics(pending_count())
+            pending_left = pending_count()
+            publish_metrics(pending_left)
             if not inflight:
                 break
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
             for ref in done:
-                job, i = inflight.pop(ref)
+                job, i, gen = inflight.pop(ref)
                 idle.append(i)
-                _settle(ws, ref, job, labels[i], summary, tallies, emit, lost_errors, infos, i, pool)
+                busy[i] -= 1
+                if gen < generation[i] and _requeue_unstarted(ws, ref, job, labels[i], lost_errors):
+                    continue
+                if _settle(ws, ref, job, labels[i], summary, tallies, emit, lost_errors, infos, i, pool) == "lost":
+                    generation[i] += 1
     except BaseException:
         # interrupted: what is in flight goes back to pending now (the next start would do it too)
-        for job, _ in inflight.values():
+        for job, *_ in inflight.values():
             try:
                 with ws.catalog.write() as con:
                     catalogs.move(con, job["id"], "pending", expect=("rendering",))
@@ -352,7 +379,7 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
         raise
 
 
-def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, pool) -> None:
+def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, pool) -> str:
     import ray
 
     job_id = job["id"]
@@ -370,7 +397,7 @@ def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, 
             infos[i] = ray.get(pool[i].info.remote(), timeout=120)
         except Exception:
             pass
-        return
+        return "lost"
     if rec["ok"]:
         try:
             record_success(ws, job_id, rec["result"], worker=f"{label} pid {rec['pid']}")
@@ -378,7 +405,7 @@ def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, 
             to = record_failure(ws, job_id, error_class=type(err).__name__, message=str(err), permanent=False, worker=label)
             (summary.retried if to == "pending" else summary.failed).append({"id": job_id, "error": str(err)})
             emit("failed" if to == "failed" else "retry", {"job_id": job_id, "error": str(err), "state": to})
-            return
+            return "failed"
         res = rec["result"]
         summary.rendered.append(job_id)
         summary.frames += res["frames"]
@@ -386,7 +413,7 @@ def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, 
         tallies["ready"] += 1
         emit("done", {"job_id": job_id, "worker": label, "frames": res["frames"], "render_fps": res["render_fps"],
                       "rss_bytes": rec.get("rss_bytes"), "total_frames": summary.frames})
-        return
+        return "done"
     permanent = is_permanent(rec["error_class"])
     to = record_failure(ws, job_id, error_class=rec["error_class"], message=rec["message"], permanent=permanent, worker=label)
     entry = {"id": job_id, "error_class": rec["error_class"], "error": rec["message"]}
@@ -396,6 +423,28 @@ def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, 
     else:
         summary.retried.append(entry)
     emit("failed" if to == "failed" else "retry", {"job_id": job_id, "error": rec["message"], "state": to})
+
+
+def _requeue_unstarted(ws: Workspace, ref, job: dict, label: str, lost_errors) -> bool:
+    """A job queued behind a lost one: back to pending without costing it an attempt.
+
+    Returns False when the job did not fail with its worker (then it is settled as usual).
+    """
+    import ray
+
+    try:
+        ray.get(ref)
+        return False
+    except lost_errors:
+        pass
+    except Exception:
+        return False
+    with ws.catalog.write() as con:
+        row = catalogs.get_job(con, job["id"])
+        catalogs.move(con, job["id"], "pending", expect=("rendering",), sets={"attempts": max(0, row["attempts"] - 1)})
+        catalogs.log_stage(con, job["id"], "render", status="info",
+                           detail=f"requeued: it waited behind a job on {label} when that worker was lost")
+    return True
 
 
 def _remove_partial(ws: Workspace, job: dict) -> None:

@@ -172,8 +172,11 @@ def test_killed_worker_costs_one_attempt(ws, local_ray):
     doc = summary.as_dict()
     assert sorted(doc["rendered"]) == sorted(_jobs(ws)) and doc["failed"] == []
     assert len(doc["retried"]) == 1 and doc["retried"][0]["id"] == killed["job_id"]
-    job = _jobs(ws)[killed["job_id"]]
+    jobs = _jobs(ws)
+    job = jobs[killed["job_id"]]
     assert job["state"] == "ready" and job["attempts"] == 2
+    # a job queued behind the killed one on the same worker was requeued without a charge
+    assert all(j["attempts"] == 1 for i, j in jobs.items() if i != killed["job_id"])
     assert Path(job["output_path"]).stat().st_size == job["output_size_bytes"]
     assert not list(ws.out_dir.glob(".*.part"))
     with ws.catalog.read() as con:
