@@ -65,11 +65,15 @@ class RenderWorker:
     def info(self) -> dict:
         """Who and where this worker is (pid for tests and ``kill``), and its cache."""
         return {"pid": os.getpid(), "node": self.node, "name": self.name, "backend": self.backend,
-                "threads": self.threads, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
+                "threads": self.threads, "node_cpus": os.cpu_count() or 1, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
                 "cache": self.cache.as_dict()}
 
-    def render(self, job_id: int, spec: dict) -> dict:
-        """Render one job; returns {"ok": True, "result": ...} or {"ok": False, "error_class", "message"}."""
+    def render(self, job_id: int, spec: dict, threads: int | None = None) -> dict:
+        """Render one job; returns {"ok": True, "result": ...} or {"ok": False, "error_class", "message"}.
+
+        ``threads`` overrides the worker's share for this job (the driver gives the last
+        jobs of a batch more, when the other workers have run out of work).
+        """
         from farm.pipeline import render_mashup
         from farm.spec import MashupSpec
 
@@ -79,7 +83,7 @@ class RenderWorker:
         tags = {"node": self.node, "backend": self.backend, "worker": self.name}
         base = {"job_id": job_id, "worker": self.name, "node": self.node, "pid": os.getpid()}
         try:
-            result = render_mashup(MashupSpec.from_dict(spec), cache=self.cache, threads=self.threads)
+            result = render_mashup(MashupSpec.from_dict(spec), cache=self.cache, threads=threads or self.threads)
         except FarmError as err:
             m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
             return {**base, "ok": False, "error_class": type(err).__name__, "message": str(err)}

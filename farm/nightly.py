@@ -26,6 +26,7 @@ from farm.workspace import Workspace
 EventFn = Callable[[str, dict], None]
 GPU_WORKERS_PER_GPU = 4
 WORKER_QUEUE_DEPTH = 2
+WORKER_START_TIMEOUT_S = 600.0
 
 
 # -- planning -------------------------------------------------------------------------
@@ -142,6 +143,7 @@ class BatchSummary:
     render_wall_s: float = 0.0
     workers: list[dict] = field(default_factory=list)
     ray: dict = field(default_factory=dict)
+    phases_s: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         hours = self.render_wall_s / 3600
@@ -152,7 +154,7 @@ class BatchSummary:
             "render_wall_s": round(self.render_wall_s, 2),
             "videos_per_hour": round(len(self.rendered) / hours, 1) if hours > 0 else 0.0,
             "fps": round(self.frames / self.render_wall_s, 2) if self.render_wall_s > 0 else 0.0,
-            "workers": self.workers, "ray": self.ray,
+            "workers": self.workers, "ray": self.ray, "phases_s": {k: round(v, 3) for k, v in self.phases_s.items()},
         }
 
 
@@ -182,7 +184,9 @@ def _start_ray(address: str | None, *, num_cpus: int | None) -> tuple[bool, dict
     return started, info
 
 
-def _make_workers(*, workers: int | None, resources: dict, cache_bytes: int) -> list:
+def _make_workers(
+    *, workers: int | None, resources: dict, cache_bytes: int, local: bool, threads: int | None = None
+) -> list:
     import ray
 
     from actors import RenderWorker
@@ -195,12 +199,16 @@ def _make_workers(*, workers: int | None, resources: dict, cache_bytes: int) -> 
     n_cpu = workers if workers is not None else max(0 if n_gpu else 1, cpus - 2 * n_gpu)
     if workers is not None and n_gpu:
         n_gpu, n_cpu = min(n_gpu, workers), max(0, workers - n_gpu)
-    threads = max(1, cpus // max(1, n_cpu)) if not n_gpu else 1
+    share = max(1, cpus // max(1, n_cpu)) if not n_gpu else 1
+    threads = threads or share
     for _ in range(n_gpu):
         made.append(remote.options(num_cpus=1, num_gpus=1 / GPU_WORKERS_PER_GPU, max_restarts=-1, max_task_retries=0)
                     .remote(threads=1, cache_bytes=cache_bytes, backend="gpu"))
+    # On a local Ray, more workers than cores share them (fractional CPUs) instead of
+    # waiting forever for slots; on a cluster, unplaceable workers ask the autoscaler for nodes.
+    slot = min(float(share), cpus / n_cpu) if local and n_cpu > cpus else float(share)
     for _ in range(n_cpu):
-        made.append(remote.options(num_cpus=min(threads, cpus), max_restarts=-1, max_task_retries=0)
+        made.append(remote.options(num_cpus=slot, max_restarts=-1, max_task_retries=0)
                     .remote(threads=threads, cache_bytes=cache_bytes, backend="cpu"))
     if not made:
         raise InputError("--workers must be at least 1")
@@ -235,6 +243,7 @@ def run_nightly(
     address: str | None = None,
     workers: int | None = None,
     cache_bytes: int = 1 << 30,
+    threads: int | None = None,
     on_event: EventFn | None = None,
 ) -> BatchSummary:
     """Plan ``count`` jobs (or resume an unfinished batch), then render all pending jobs on Ray.
@@ -252,6 +261,13 @@ def run_nightly(
     lock = render_lock(ws).acquire()
     started_ray = False
     pool: list = []
+    mark = [time.perf_counter()]
+
+    def phase(name: str) -> None:
+        now = time.perf_counter()
+        summary.phases_s[name] = summary.phases_s.get(name, 0.0) + now - mark[0]
+        mark[0] = now
+
     try:
         summary.recovered = recover(ws)
         resume = unfinished_batch(ws)
@@ -259,10 +275,15 @@ def run_nightly(
             pending_before = catalogs.queue_stats(con)["by_state"]["pending"]
         if resume or count > 0 or pending_before:
             # Ray and the workers' warm-up (imports, fonts) start now and overlap the planning.
+            phase("recover")
             started_ray, summary.ray = _start_ray(address, num_cpus=None)
+            phase("ray_start")
             emit("ray", summary.ray)
-            pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes)
+            local = started_ray and not (address or os.environ.get("RAY_ADDRESS"))
+            pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes,
+                                 local=local, threads=threads)
             warm = [w.info.remote() for w in pool]
+            phase("ray_start")
         if resume:
             summary.batch_id, summary.resumed = resume, True
             summary.notes.append(f"resuming unfinished batch {resume}; no new jobs planned")
@@ -275,23 +296,36 @@ def run_nightly(
             summary.planned = len(ids)
         with ws.catalog.read() as con:
             pending = catalogs.queue_stats(con)["by_state"]["pending"]
+        phase("plan")
         emit("planned", {"batch_id": summary.batch_id, "planned": summary.planned, "pending": pending,
                          "resumed": summary.resumed, "notes": summary.notes})
         if pending == 0:
             summary.wall_s = time.perf_counter() - t0
             return summary
 
-        infos = ray.get(warm)
+        ready, _ = ray.wait(warm, num_returns=len(warm), timeout=WORKER_START_TIMEOUT_S)
+        if not ready:
+            raise FarmError(f"no render worker started within {WORKER_START_TIMEOUT_S:.0f} s "
+                            f"(cluster resources: {summary.ray['resources']})")
+        keep = [k for k, ref in enumerate(warm) if ref in ready]
+        for k, w in enumerate(pool):
+            if k not in keep:  # never placed: give its slot back
+                ray.kill(w)
+        pool = [pool[k] for k in keep]
+        infos = ray.get([warm[k] for k in keep])
+        phase("worker_warmup")
         emit("workers", {"workers": infos})
         tr = time.perf_counter()
         _drive(ws, pool, infos, summary, emit)
         summary.render_wall_s = time.perf_counter() - tr
+        phase("render")
         summary.workers = []
         for w, old in zip(pool, infos):
             try:
                 summary.workers.append(ray.get(w.info.remote(), timeout=30))
             except Exception:  # a worker lost at the very end: report what we knew
                 summary.workers.append({**old, "lost": True})
+        phase("collect")
     finally:
         for w in pool:
             try:
@@ -301,6 +335,7 @@ def run_nightly(
         if started_ray:
             ray.shutdown()
         lock.release()
+        phase("shutdown")
     summary.wall_s = time.perf_counter() - t0
     return summary
 
@@ -350,7 +385,11 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
                 i = idle.pop(0)
                 busy[i] += 1
                 pending_left -= 1
-                ref = pool[i].render.remote(job["id"], job["spec"])
+                # the batch's last job: the other workers are about to run dry, so let it
+                # use more of its node's cores than a worker's share
+                tail = pending_left <= 0 and busy[i] == 1 and infos[i]["threads"] < infos[i].get("node_cpus", 1)
+                threads = min(4, infos[i].get("node_cpus", 1)) if tail else None
+                ref = pool[i].render.remote(job["id"], job["spec"], threads)
                 inflight[ref] = (job, i, generation[i])
                 emit("submit", {"job_id": job["id"], "worker": labels[i], "worker_index": i,
                                 "pid": infos[i]["pid"], "attempt": job["attempts"]})
