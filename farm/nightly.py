@@ -271,19 +271,7 @@ def run_nightly(
     try:
         summary.recovered = recover(ws)
         resume = unfinished_batch(ws)
-        with ws.catalog.read() as con:
-            pending_before = catalogs.queue_stats(con)["by_state"]["pending"]
-        if resume or count > 0 or pending_before:
-            # Ray and the workers' warm-up (imports, fonts) start now and overlap the planning.
-            phase("recover")
-            started_ray, summary.ray = _start_ray(address, num_cpus=None)
-            phase("ray_start")
-            emit("ray", summary.ray)
-            local = started_ray and not (address or os.environ.get("RAY_ADDRESS"))
-            pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes,
-                                 local=local, threads=threads)
-            warm = [w.info.remote() for w in pool]
-            phase("ray_start")
+        phase("recover")
         if resume:
             summary.batch_id, summary.resumed = resume, True
             summary.notes.append(f"resuming unfinished batch {resume}; no new jobs planned")
@@ -303,6 +291,13 @@ def run_nightly(
             summary.wall_s = time.perf_counter() - t0
             return summary
 
+        started_ray, summary.ray = _start_ray(address, num_cpus=None)
+        emit("ray", summary.ray)
+        local = started_ray and not (address or os.environ.get("RAY_ADDRESS"))
+        pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes,
+                             local=local, threads=threads)
+        warm = [w.info.remote() for w in pool]
+        phase("ray_start")
         ready, _ = ray.wait(warm, num_returns=len(warm), timeout=WORKER_START_TIMEOUT_S)
         if not ready:
             raise FarmError(f"no render worker started within {WORKER_START_TIMEOUT_S:.0f} s "
