@@ -207,7 +207,7 @@ def _same_jobs(a: list[dict], b: list[dict]) -> bool:
 
 def run_batch_bench(
     *,
-    count: int = 16,
+    count: int = 32,
     seconds: float = 10.0,
     workdir: str | None = None,
     worker_counts: list[int] | None = None,

@@ -113,7 +113,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_cmd_bench_catalog)
 
     b = bsub.add_parser("batch", help="farm nightly vs the ffmpeg CLI once per video (sequential and parallel)")
-    b.add_argument("--count", type=int, default=16, help="videos in the batch (default 16)")
+    b.add_argument("--count", type=int, default=32, help="videos in the batch (default 32: a fixed ~7 s start-up is repaid over a batch)")
     b.add_argument("--seconds", type=float, default=10.0, help="length of each main clip (default 10)")
     b.add_argument("--workers", type=int, action="append", default=None, metavar="K",
                    help="worker count to measure (repeat; default 1..cores)")
