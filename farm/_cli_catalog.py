@@ -36,7 +36,7 @@ def _leaf(sub, name: str, **kw) -> argparse.ArgumentParser:
 # -- init ---------------------------------------------------------------------------
 def add_init(sub) -> None:
     p = sub.add_parser("init", help="create a workspace: farm.toml, farm.duckdb and the media folders")
-    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the folder (default: the current one)")
+    p.add_argument("dir", nargs="?", default=None, metavar="DIR", help="the folder (default: --workspace, else the current one)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_init)
 
@@ -44,7 +44,7 @@ def add_init(sub) -> None:
 def _cmd_init(args) -> int:
     from farm.workspace import init_workspace
 
-    ws, created = init_workspace(args.dir)
+    ws, created = init_workspace(args.dir or getattr(args, "workspace", None) or ".")
     version = ws.catalog.version()
     if args.json:
         print_json({"workspace": str(ws.root), "created": created, "schema_version": version})
@@ -96,6 +96,18 @@ def add_media(sub) -> None:
     rm.add_argument("--keep-file", action="store_true")
     rm.add_argument("--json", action="store_true")
     rm.set_defaults(func=_cmd_media_remove)
+
+    up = _leaf(msub, "update", help="change a media item's licence, tags or credits")
+    up.add_argument("id", type=int)
+    up.add_argument("--license", choices=catalogs.LICENSES, default=None)
+    up.add_argument("--mood", default=None)
+    up.add_argument("--category", default=None)
+    up.add_argument("--platform", choices=catalogs.PLATFORMS, default=None)
+    up.add_argument("--creator", default=None)
+    up.add_argument("--source-url", default=None)
+    up.add_argument("--attribution", default=None)
+    up.add_argument("--json", action="store_true")
+    up.set_defaults(func=_cmd_media_update)
 
     cl = _leaf(msub, "cleanup", help="delete processed media older than DAYS (never what a pending job needs)")
     cl.add_argument("--older-than", type=float, required=True, metavar="DAYS")
@@ -171,6 +183,29 @@ def _cmd_media_show(args) -> int:
     else:
         for k, v in row.items():
             print(f"{k:14} {v if v is not None else '-'}")
+    return 0
+
+
+def _cmd_media_update(args) -> int:
+    from farm.library import check_mood
+
+    changes = {k: getattr(args, k) for k in ("license", "mood", "category", "platform", "creator", "source_url",
+                                             "attribution") if getattr(args, k) is not None}
+    if not changes:
+        raise InputError("media update: nothing to change (give --license, --mood, ...)")
+    if "mood" in changes:
+        check_mood(changes["mood"])
+    ws = _ws(args)
+    with ws.catalog.write() as con:
+        if catalogs.get_media(con, args.id) is None:
+            raise InputError(f"media {args.id}: no such media")
+        con.execute(f"UPDATE media SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", [*changes.values(), args.id])
+        catalogs.log_stage(con, None, "update", detail=f"media {args.id}: {changes}")
+        row = catalogs.get_media(con, args.id)
+    if args.json:
+        print_json(row)
+    else:
+        print(f"media {args.id}: " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
     return 0
 
 
@@ -264,6 +299,8 @@ def _cmd_queue_add_mashup(args) -> int:
 
 
 def _cmd_queue_list(args) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1, not {args.limit}")
     ws = _ws(args)
     with ws.catalog.read() as con:
         rows = catalogs.list_jobs(con, state=args.state, limit=args.limit)
@@ -292,10 +329,13 @@ def _cmd_queue_stats(args) -> int:
 
 
 def _cmd_queue_retry(args) -> int:
+    from farm.queue import check_job_inputs
+
     ws = _ws(args)
     with ws.catalog.write() as con:
         ids = [args.id] if args.id is not None else [r["id"] for r in catalogs.list_jobs(con, state="failed")]
         for job_id in ids:
+            check_job_inputs(con, job_id)  # media removed, replaced or not publishable since
             catalogs.move(con, job_id, "pending", expect=("failed", "cancelled"), sets={"attempts": 0})
             catalogs.log_stage(con, job_id, "retry", status="info", detail="sent back to pending by `farm queue retry`")
     if args.json:
@@ -320,6 +360,8 @@ def _cmd_queue_cancel(args) -> int:
 def _cmd_queue_render(args) -> int:
     from farm.queue import render_queue
 
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1, not {args.limit}")
     ws = _ws(args)
     quiet = args.quiet or args.json
     bar = None
@@ -387,12 +429,14 @@ def _cmd_logs(args) -> int:
     return 0
 
 
-_READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+_READ_ONLY_STATEMENTS = {"SELECT"}
 
 
 def add_sql(sub) -> None:
     p = _leaf(sub, "sql", help="read-only SQL over the catalog and the Parquet metric history")
     p.add_argument("query", metavar="SQL", help="e.g. \"SELECT state, count(*) FROM jobs GROUP BY ALL\"")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="stop a query after this long (default 60): a reader holds writers off")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_sql)
 
@@ -410,12 +454,27 @@ def _cmd_sql(args) -> int:
     kind = statements[0].type.name
     if kind not in _READ_ONLY_STATEMENTS:
         raise InputError(f"SQL: only SELECT queries are allowed here, not {kind}")
+    import threading
+
     with ws.catalog.read() as con:
         catalogs.create_metric_views(con, ws.metrics_dir)
+        # Nothing outside the metric history: no files, no network, no extensions, and
+        # the settings cannot be changed back by the query.
+        metrics_dir = str(ws.metrics_dir.resolve()).replace("'", "''") + "/"
+        for setting in (f"allowed_directories = ['{metrics_dir}']", "enable_external_access = false",
+                        "autoinstall_known_extensions = false", "autoload_known_extensions = false",
+                        "lock_configuration = true"):
+            con.execute(f"SET {setting}")
+        timer = threading.Timer(args.timeout, con.interrupt)
+        timer.start()
         try:
             rows = catalogs.rows_as_dicts(con.execute(args.query))
+        except duckdb.InterruptException:
+            raise InputError(f"SQL: stopped after {args.timeout:g} s (--timeout)") from None
         except duckdb.Error as err:
             raise InputError(f"SQL: {' '.join(str(err).split())}") from None
+        finally:
+            timer.cancel()
     if args.json:
         print_json(rows)
     else:
@@ -431,7 +490,7 @@ def add_nightly(sub) -> None:
                    help="target platform, repeat for several (jobs alternate); default: none (local renders)")
     p.add_argument("--mood", default=None, help="music mood (default from farm.toml: upbeat)")
     p.add_argument("--caption", default=None, help="caption burned into every video of the batch")
-    p.add_argument("--seed", type=int, default=None, help="tie-break for planning (same seed, same plan)")
+    p.add_argument("--seed", type=int, default=None, help="tie-break for planning (default 0; same seed, same plan)")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="Ray cluster to join ('auto' or host:port; default $RAY_ADDRESS, else a local Ray)")
     p.add_argument("--workers", type=int, default=None, metavar="K", help="render workers (default: one per CPU slot)")
@@ -451,7 +510,7 @@ def _cmd_nightly(args) -> int:
         resume = unfinished_batch(ws)
         with ws.catalog.read() as con:
             plans, notes = plan_batch(ws, con, count=ws.settings.nightly.count if args.count is None else args.count,
-                                      platforms=args.platform, mood=args.mood, seed=args.seed or 0)
+                                      platforms=args.platform, mood=args.mood, seed=args.seed if args.seed is not None else 0)
         if args.json:
             print_json({"dry_run": True, "would_resume": resume, "plan": plans, "notes": notes})
         else:
@@ -492,6 +551,9 @@ def _cmd_nightly(args) -> int:
         elif name == "failed":
             bar.update(1)
             bar.write(f"job {data['job_id']}: failed: {data['error']}", file=sys.stderr)
+        elif name == "timeout":
+            bar.write(f"job {data['job_id']}: no result within queue.job_timeout_s; restarting {data['worker']}",
+                      file=sys.stderr)
         elif name in ("retry", "lost"):
             bar.write(f"job {data['job_id']}: {data['state']} ({data['error']})", file=sys.stderr)
 

@@ -23,10 +23,14 @@ class CacheStats:
     entries: int = 0
 
 
-def file_key(path: str) -> tuple[str, int, int]:
-    """Identity of a file's content for caching: path, size and modification time."""
+def file_key(path: str) -> tuple:
+    """Identity of a file's content for caching: path, inode, size, mtime and ctime.
+
+    ctime cannot be set back by a user (unlike mtime), so a file rewritten in place
+    never matches its old entry.
+    """
     st = os.stat(path)
-    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class RenderCache:

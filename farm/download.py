@@ -74,9 +74,12 @@ def download(
     client: httpx.Client | None = None,
     progress: ProgressFn | None = None,
     max_resumes: int = MAX_RESUMES,
+    max_total_s: float | None = None,
 ) -> Downloaded:
     """Stream ``url`` into a temp file under ``dest_dir`` and return it.
 
+    ``timeout_s`` bounds each connect and read; ``max_total_s`` (default: 120 reads'
+    worth) bounds the whole download, so a server trickling bytes cannot hold it forever.
     A dropped connection or a read timeout is resumed with a ``Range`` request (guarded by
     ``If-Range`` so a changed file restarts instead of splicing) up to ``max_resumes``
     times, with backoff. Refused, with nothing left on disk: HTTP errors, an HTML page or
@@ -96,7 +99,9 @@ def download(
     if own_client:
         client = httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=True)
     try:
-        return _download(url, tmp, client, max_bytes=max_bytes, progress=progress, max_resumes=max_resumes)
+        deadline = time.monotonic() + (max_total_s if max_total_s is not None else 120 * timeout_s)
+        return _download(url, tmp, client, max_bytes=max_bytes, progress=progress, max_resumes=max_resumes,
+                         deadline=deadline)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -105,7 +110,7 @@ def download(
             client.close()
 
 
-def _download(url, tmp: Path, client: httpx.Client, *, max_bytes, progress, max_resumes) -> Downloaded:
+def _download(url, tmp: Path, client: httpx.Client, *, max_bytes, progress, max_resumes, deadline) -> Downloaded:
     got = 0
     total: int | None = None
     validator: str | None = None
@@ -152,6 +157,8 @@ def _download(url, tmp: Path, client: httpx.Client, *, max_bytes, progress, max_
                                 raise InputError(f"{url}: the server answered with an HTML page, not media")
                             first = False
                         got += len(chunk)
+                        if time.monotonic() > deadline:
+                            raise RetryableError(f"{url}: download too slow, stopped at {got:,} bytes (time limit)")
                         if got > max_bytes:
                             raise InputError(f"{url}: more than the cap of {max_bytes:,} bytes (--max-bytes)")
                         fh.write(chunk)

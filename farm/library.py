@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 import os
 import shutil
 import uuid
@@ -14,6 +16,10 @@ from pathlib import Path
 import catalogs
 from farm.errors import FarmError, InputError
 from farm.workspace import KIND_FOLDERS, MOODS, Workspace
+
+_MOOD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# A temp file older than this cannot belong to a live import or download.
+STALE_PART_S = 6 * 3600
 
 _IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif", "jpegls", "qoi"}
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -42,6 +48,31 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+def check_mood(mood: str) -> str:
+    """A mood is a short lowercase word (it names a folder under audio/)."""
+    if not _MOOD.match(mood or ""):
+        raise InputError(f"Invalid mood ({mood!r}): use a short lowercase word, e.g. upbeat, calm, trending, commercial")
+    return mood
+
+
+def sweep_stale_parts(ws: Workspace) -> int:
+    """Delete temp files that an import or download killed long ago left behind."""
+    now = time.time()
+    gone = 0
+    roots = [ws.state_dir / "downloads", *(ws.root / f for f in set(KIND_FOLDERS.values()))]
+    for root in roots:
+        if not root.exists():
+            continue
+        for part in root.rglob(".*.part"):
+            try:
+                if now - part.stat().st_mtime > STALE_PART_S:
+                    part.unlink()
+                    gone += 1
+            except OSError:
+                pass
+    return gone
 
 
 def _sha256(path: Path) -> str:
@@ -109,10 +140,7 @@ def _place(ws: Workspace, src: Path, kind: str, mood: str | None, sha: str, *, m
     folder = ws.folder_for(kind, mood)
     folder.mkdir(parents=True, exist_ok=True)
     name = name or src.name
-    dest = folder / name
-    if dest.exists():
-        dest = folder / f"{Path(name).stem}-{sha[:8]}{Path(name).suffix}"
-    tmp = folder / f".{dest.name}.{uuid.uuid4().hex[:6]}.part"
+    tmp = folder / f".{name}.{uuid.uuid4().hex[:6]}.part"
     try:
         if move:
             shutil.move(str(src), tmp)
@@ -120,7 +148,18 @@ def _place(ws: Workspace, src: Path, kind: str, mood: str | None, sha: str, *, m
             shutil.copyfile(src, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, dest)
+        # Claim the name atomically: a hard link fails if another import took it meanwhile.
+        stem, suffix = Path(name).stem, Path(name).suffix
+        for candidate in (name, f"{stem}-{sha[:8]}{suffix}", f"{stem}-{sha[:8]}-{uuid.uuid4().hex[:6]}{suffix}"):
+            dest = folder / candidate
+            try:
+                os.link(tmp, dest)
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - three collisions in a row
+            raise InputError(f"{src}: cannot find a free name in {folder}")
+        tmp.unlink()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -143,7 +182,7 @@ def import_file(
         if origin:  # name the URL, not the temp file
             raise InputError(f"{origin}: {str(err).split(': ', 1)[-1]}") from None
         raise
-    mood = opts.mood or hint_mood
+    mood = check_mood(opts.mood) if opts.mood else hint_mood
     sha = _sha256(path)
     with ws.catalog.read() as con:
         existing = catalogs.media_by_sha(con, sha)
@@ -210,6 +249,9 @@ def import_media(
     "duplicate" or "failed".
     """
     report = ImportReport()
+    if opts.mood:
+        check_mood(opts.mood)
+    sweep_stale_parts(ws)
 
     def note(outcome: str, what: str, detail: str) -> None:
         if on_item is not None:

@@ -19,8 +19,17 @@ from datetime import datetime
 from pathlib import Path
 
 import catalogs
-from farm.errors import FarmError, InputError
-from farm.queue import build_mashup, claim, is_permanent, record_failure, record_success, recover, render_lock
+from farm.errors import BusyError, FarmError, InputError
+from farm.queue import (
+    build_mashup,
+    claim,
+    driver_catalog_wait,
+    is_permanent,
+    record_failure,
+    record_success,
+    recover,
+    render_lock,
+)
 from farm.workspace import Workspace
 
 EventFn = Callable[[str, dict], None]
@@ -184,6 +193,20 @@ def _start_ray(address: str | None, *, num_cpus: int | None) -> tuple[bool, dict
     return started, info
 
 
+def _check_reachable(address: str, *, timeout_s: float = 5.0) -> None:
+    """Fail fast on a cluster address nobody answers (ray.init would retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return
+    except ValueError:
+        raise InputError(f"--address {address}: expected HOST:PORT, 'auto' or ray://HOST:PORT") from None
+    except OSError as err:
+        raise FarmError(f"Ray cluster at {address}: cannot connect ({err.strerror or err})") from None
+
+
 def _make_workers(
     *, workers: int | None, resources: dict, cache_bytes: int, local: bool, threads: int | None = None
 ) -> list:
@@ -256,8 +279,12 @@ def run_nightly(
     t0 = time.perf_counter()
     emit = on_event or (lambda name, data: None)
     summary = BatchSummary()
-    seed = int(time.time()) if seed is None else seed
+    seed = 0 if seed is None else seed
     count = ws.settings.nightly.count if count is None else count
+    target = address or os.environ.get("RAY_ADDRESS") or None
+    if target and target not in ("auto", "local") and not target.startswith("ray://"):
+        _check_reachable(target)  # before planning anything
+    driver_catalog_wait(ws)
     lock = render_lock(ws).acquire()
     started_ray = False
     pool: list = []
@@ -306,8 +333,17 @@ def run_nightly(
         for k, w in enumerate(pool):
             if k not in keep:  # never placed: give its slot back
                 ray.kill(w)
-        pool = [pool[k] for k in keep]
-        infos = ray.get([warm[k] for k in keep])
+        infos, alive = [], []
+        for k in keep:  # a worker whose warm-up failed is dropped; the others go on
+            try:
+                infos.append(ray.get(warm[k]))
+                alive.append(pool[k])
+            except Exception as err:
+                summary.notes.append(f"a render worker failed to start: {type(err).__name__}: {str(err)[:200]}")
+                ray.kill(pool[k])
+        if not alive:
+            raise FarmError(f"no render worker started: {summary.notes[-1]}")
+        pool = alive
         phase("worker_warmup")
         emit("workers", {"workers": infos})
         tr = time.perf_counter()
@@ -366,6 +402,7 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
             return catalogs.queue_stats(con)["by_state"]["pending"]
 
     busy = [0] * len(pool)
+    deadlines: dict = {}
     pending_left = pending_count()
     try:
         while True:
@@ -386,6 +423,8 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
                 threads = min(4, infos[i].get("node_cpus", 1)) if tail else None
                 ref = pool[i].render.remote(job["id"], job["spec"], threads)
                 inflight[ref] = (job, i, generation[i])
+                # queued behind another job: its clock starts when that one's would end
+                deadlines[ref] = time.monotonic() + busy[i] * ws.settings.queue.job_timeout_s
                 emit("submit", {"job_id": job["id"], "worker": labels[i], "worker_index": i,
                                 "pid": infos[i]["pid"], "attempt": job["attempts"]})
             pending_left = pending_count()
@@ -393,7 +432,15 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
             if not inflight:
                 break
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
+            now = time.monotonic()
+            for ref, (job, i, gen) in list(inflight.items()):
+                if ref not in done and deadlines.get(ref, now + 1) < now and gen == generation[i]:
+                    # a hung render: kill the worker (it restarts); the job counts as a lost attempt
+                    emit("timeout", {"job_id": job["id"], "worker": labels[i]})
+                    ray.kill(pool[i], no_restart=False)
+                    deadlines.pop(ref, None)
             for ref in done:
+                deadlines.pop(ref, None)
                 job, i, gen = inflight.pop(ref)
                 idle.append(i)
                 busy[i] -= 1
@@ -435,6 +482,8 @@ def _settle(ws, ref, job, label, summary, tallies, emit, lost_errors, infos, i, 
     if rec["ok"]:
         try:
             record_success(ws, job_id, rec["result"], worker=f"{label} pid {rec['pid']}")
+        except BusyError:
+            raise
         except FarmError as err:
             to = record_failure(ws, job_id, error_class=type(err).__name__, message=str(err), permanent=False, worker=label)
             (summary.retried if to == "pending" else summary.failed).append({"id": job_id, "error": str(err)})

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import catalogs
-from farm.errors import FarmError, InputError, RightsError
+from farm.errors import BusyError, FarmError, InputError, RenderError, RightsError
 from farm.locks import WorkspaceLock
 from farm.spec import MashupSpec, RenderResult
 from farm.workspace import Workspace
@@ -26,6 +27,15 @@ STAGES = {"probe": "probe", "wait_decode": "decode", "compose": "compose", "enco
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# A renderer records results while readers come and go: it waits much longer for the file
+# than an interactive command, so a long `farm sql` delays a record instead of failing it.
+DRIVER_CATALOG_WAIT_S = 300.0
+
+
+def driver_catalog_wait(ws: Workspace) -> None:
+    ws.catalog.wait_s = max(ws.catalog.wait_s, DRIVER_CATALOG_WAIT_S)
 
 
 def render_lock(ws: Workspace) -> WorkspaceLock:
@@ -99,7 +109,7 @@ def build_mashup(
         if unknown:
             raise RightsError(
                 f"media {', '.join(str(r['id']) for r in unknown)}: licence unknown, cannot be published on {platform} "
-                "(set the licence with `farm media import --license` or render without --platform)"
+                "(set it with `farm media update ID --license ...`, or render without --platform)"
             )
     job_id = catalogs.next_job_id(con)
     r = ws.settings.render
@@ -130,6 +140,30 @@ def build_mashup(
     catalogs.log_stage(con, job_id, "plan", detail=f"mains {[m['id'] for m in main_rows]} template {template_row['id']}"
                        + (f" music {music_row['id']}" if music_row else ""))
     return job_id
+
+
+def check_job_inputs(con, job_id: int) -> None:
+    """Before a job goes back to pending: its media still exist, unchanged, and may be used.
+
+    Refuses (InputError/RightsError) a job whose input was removed or replaced since it was
+    planned, or whose media's licence no longer allows its platform.
+    """
+    job = catalogs.get_job(con, job_id)
+    if job is None:
+        raise InputError(f"job {job_id}: no such job")
+    spec = job["spec"]
+    paths = {"main": list(spec.get("mains") or []), "template": [spec.get("template")], "music": [spec.get("music")]}
+    for row in catalogs.job_inputs(con, job_id):
+        media = catalogs.get_media(con, row["media_id"])
+        if media is None:
+            raise InputError(f"job {job_id}: its {row['role']} (media {row['media_id']}) was removed from the library")
+        want = paths.get(row["role"], [])
+        if row["position"] >= len(want) or want[row["position"]] != media["path"]:
+            raise InputError(f"job {job_id}: its {row['role']} (media {row['media_id']}) moved since it was planned")
+        if job["platform"] and media["license"] == "unknown":
+            raise RightsError(
+                f"job {job_id}: media {media['id']} has licence unknown and cannot be published on {job['platform']}"
+            )
 
 
 def enqueue_mashup(ws: Workspace, **kwargs) -> dict:
@@ -188,7 +222,7 @@ def record_success(ws: Workspace, job_id: int, result: RenderResult | dict, *, w
     res = result if isinstance(result, dict) else result.summary()
     path = res["path"]
     if not os.path.exists(path) or os.path.getsize(path) != res["size_bytes"]:
-        raise FarmError(f"job {job_id}: output {path} is missing or incomplete; not recorded")
+        raise RenderError(f"job {job_id}: output {path} is missing or incomplete; not recorded")
     timings = res.get("timings_s") or {}
     render_fps = res["frames"] / timings["total"] if timings.get("total") else None
     with ws.catalog.write() as con:
@@ -207,11 +241,15 @@ def record_success(ws: Workspace, job_id: int, result: RenderResult | dict, *, w
                      f"{res['frames']} frames, {res['encoder']}" + (f", {render_fps:.1f} fps" if render_fps else "")
                      + (f", on {worker}" if worker else "")))
         catalogs.log_stages(con, rows)
-    catalogs.append_metrics(
-        ws.metrics_dir, "render_metrics",
-        [{"job_id": job_id, "at": catalogs.utcnow(), "worker": worker, "encoder": res["encoder"], "frames": res["frames"],
-          "duration_s": res["duration_s"], "render_fps": render_fps, "total_s": timings.get("total")}],
-    )
+    try:  # history is best effort: the job is recorded whatever happens here
+        catalogs.append_metrics(
+            ws.metrics_dir, "render_metrics",
+            [{"job_id": job_id, "at": catalogs.utcnow(), "worker": worker, "encoder": res["encoder"],
+              "frames": res["frames"], "duration_s": res["duration_s"], "render_fps": render_fps,
+              "total_s": timings.get("total")}],
+        )
+    except OSError as err:
+        print(f"farm: warning: {ws.metrics_dir}: render metrics not written ({err.strerror or err})", file=sys.stderr)
 
 
 def is_permanent(error_class: str) -> bool:
@@ -271,6 +309,7 @@ def render_queue(
     summary = QueueRunSummary()
     t0 = time.perf_counter()
     me = worker_name()
+    driver_catalog_wait(ws)
     with render_lock(ws):
         summary.recovered = recover(ws)
         done = 0
@@ -284,6 +323,8 @@ def render_queue(
                 spec = MashupSpec.from_json(json.dumps(job["spec"]))
                 result = render(spec, progress=progress)
                 record_success(ws, job["id"], result, worker=me)
+            except BusyError:
+                raise  # the catalog, not the render: the job stays rendering and is recovered next start
             except FarmError as err:
                 cls = type(err).__name__
                 to = record_failure(ws, job["id"], error_class=cls, message=str(err), permanent=is_permanent(cls), worker=me)

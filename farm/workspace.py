@@ -33,6 +33,7 @@ CONFIG_TEMPLATE = """\
 
 [queue]
 # max_attempts = 3           # renders of one job before it is marked failed
+# job_timeout_s = 1800.0     # a render running longer is presumed hung: its worker is restarted
 # lock_wait_s = 10.0         # how long to wait for another farm process holding the catalog
 
 [media]
@@ -64,6 +65,7 @@ class RenderSettings:
 class QueueSettings:
     max_attempts: int = 3
     lock_wait_s: float = 10.0
+    job_timeout_s: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,34 @@ class Settings:
                     raise InputError(f"{path}: {name}.{key} must be {want.__name__}, not {v!r}")
                 kwargs[key] = v
             built[name] = klass(**kwargs)
-        return cls(**built)
+        settings = cls(**built)
+        settings._validate(path)
+        return settings
+
+    def _validate(self, path: Path) -> None:
+        from catalogs import LICENSES
+        from farm.media._encode import X264_PRESETS
+
+        choices = {
+            ("render", "layout"): ("vertical", "horizontal"), ("render", "fit"): ("cover", "contain", "blur"),
+            ("render", "encoder"): ("auto", "libx264", "nvenc"), ("render", "preset"): X264_PRESETS,
+            ("media", "default_license"): LICENSES,
+        }
+        for (section, key), allowed in choices.items():
+            value = getattr(getattr(self, section), key)
+            if value not in allowed:
+                raise InputError(f"{path}: {section}.{key} = {value!r} is not allowed. Supported: {', '.join(allowed)}.")
+        positive = [("render", "max_duration_s"), ("render", "fps"), ("queue", "max_attempts"),
+                    ("media", "max_download_bytes"), ("media", "download_timeout_s"), ("nightly", "pair_window"),
+                    ("queue", "job_timeout_s")]
+        non_negative = [("render", "fade_s"), ("render", "music_volume"), ("queue", "lock_wait_s"), ("nightly", "count"),
+                        ("render", "crf")]
+        for section, key in positive:
+            if getattr(getattr(self, section), key) <= 0:
+                raise InputError(f"{path}: {section}.{key} must be more than 0")
+        for section, key in non_negative:
+            if getattr(getattr(self, section), key) < 0:
+                raise InputError(f"{path}: {section}.{key} must be 0 or more")
 
 
 class Workspace:

@@ -373,3 +373,69 @@ def test_busy_writer_gets_a_plain_message(stocked):
         holder.kill()
         holder.wait()
     assert run_farm("queue", "add", "mashup", "--main", "1", "--workspace", str(ws.root)).returncode == 0
+
+
+# -- hardening found in review -----------------------------------------------------------
+def test_sql_cannot_touch_files_network_or_settings(stocked, tmp_path):
+    ws, _ = stocked
+    target = tmp_path / "pwn.txt"
+    for bad in (
+        f"EXPLAIN ANALYZE COPY (SELECT 'x') TO '{target}'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM glob('/root/*')",
+        "SELECT * FROM read_parquet('https://example.invalid/x.parquet')",
+    ):
+        r = run_farm("sql", bad, "--workspace", str(ws.root))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, (bad, r.stdout, r.stderr)
+    assert not target.exists()
+
+
+def test_retry_rechecks_inputs_and_rights(stocked, library_media):
+    ws, ids = stocked
+    job = enqueue_mashup(ws, mains=[ids["src1"]], template=ids["tpl"], platform="tiktok")
+    run_farm("queue", "cancel", str(job["id"]), "--workspace", str(ws.root))
+    with ws.catalog.write() as con:
+        con.execute("UPDATE media SET license = 'unknown' WHERE id = ?", [ids["tpl"]])
+    r = run_farm("queue", "retry", str(job["id"]), "--workspace", str(ws.root))
+    assert r.returncode == 2 and "licence unknown" in r.stderr
+    assert run_farm("media", "update", str(ids["tpl"]), "--license", "owned", "--workspace", str(ws.root)).returncode == 0
+    remove_media(ws, ids["src1"])
+    r = run_farm("queue", "retry", str(job["id"]), "--workspace", str(ws.root))
+    assert r.returncode == 2 and "was removed from the library" in r.stderr
+    with ws.catalog.read() as con:
+        assert catalogs.get_job(con, job["id"])["state"] == "cancelled"
+
+
+def test_moods_are_words_and_settings_values_are_checked(ws, library_media):
+    with pytest.raises(InputError, match="Invalid mood"):
+        import_media(ws, [str(library_media["music"])], ImportOptions(mood="../../escaped"))
+    r = run_farm("media", "import", str(library_media["music"]), "--mood", "../x", "--workspace", str(ws.root))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Invalid mood" in r.stderr
+    assert not (ws.root.parent / "escaped").exists() and not (ws.root.parent / "x").exists()
+    (ws.root / "farm.toml").write_text('[media]\ndefault_license = "bogus"\n')
+    r = run_farm("media", "list", "--workspace", str(ws.root))
+    assert r.returncode == 2 and "media.default_license = 'bogus' is not allowed" in r.stderr
+    (ws.root / "farm.toml").write_text("[queue]\nmax_attempts = 0\n")
+    r = run_farm("media", "list", "--workspace", str(ws.root))
+    assert r.returncode == 2 and "queue.max_attempts must be more than 0" in r.stderr
+
+
+def test_init_honours_workspace_option(tmp_path):
+    target = tmp_path / "via-option"
+    r = run_farm("--workspace", str(target), "init", cwd=tmp_path)
+    assert r.returncode == 0 and (target / "farm.duckdb").exists()
+    assert not (tmp_path / "farm.duckdb").exists()
+
+
+def test_cache_key_changes_when_content_is_rewritten_in_place(tmp_path):
+    import os
+
+    from farm.cache import file_key
+
+    p = tmp_path / "t.mp4"
+    p.write_bytes(b"a" * 100)
+    before = file_key(str(p))
+    st = os.stat(p)
+    p.write_bytes(b"b" * 100)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, mtime set back
+    assert file_key(str(p)) != before

@@ -135,3 +135,21 @@ def test_missing_output_of_a_ready_job_is_rendered_again(queued):
     summary = json.loads(r.stdout)
     assert summary["recovered"]["missing_output"] == 1 and summary["rendered"] == [jobs[0]]
     assert out.exists()
+
+
+def test_a_long_reader_delays_recording_but_fails_nothing(queued):
+    ws, jobs = queued
+    proc = _start_render(ws)
+    try:
+        _wait_for(lambda: any(j["state"] == "rendering" for j in _jobs(ws).values()), proc, what="a rendering job")
+        # a reader that holds the file longer than an interactive command would wait (10 s)
+        holder = subprocess.run(
+            [sys.executable, "-c", f"import duckdb,time;c=duckdb.connect({str(ws.catalog.path)!r}, read_only=True);"
+             "time.sleep(12)"], timeout=60,
+        )
+        assert holder.returncode == 0
+    finally:
+        proc.wait(timeout=300)
+    assert proc.returncode == 0, proc.stderr.read()
+    js = _jobs(ws)
+    assert {j["state"] for j in js.values()} == {"ready"} and {j["attempts"] for j in js.values()} == {1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif self.path == "/noise.bin":
             self._send(200, bytes(range(256)) * 64, "application/octet-stream")
+        elif self.path == "/slow.mp4":
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b"\0")
+                self.wfile.flush()
+                time.sleep(0.1)
         elif self.path == "/broken":
             self._send(503, b"busy", "text/plain")
         else:
@@ -165,3 +175,9 @@ def test_url_and_files_mixed_a_bad_url_does_not_stop_the_rest(server, ws, tmp_pa
     rep = import_media(ws, [_url(server, "/page"), str(local), _url(server, "/clip.mp4")],
                        ImportOptions(kind="source", license="owned"))
     assert len(rep.added) == 2 and len(rep.failed) == 1 and "HTML" in rep.failed[0][1]
+
+
+def test_a_trickling_server_hits_the_time_limit(server, ws):
+    with pytest.raises(RetryableError, match="too slow"):
+        download(_url(server, "/slow.mp4"), ws.state_dir / "downloads", max_bytes=10**6, max_total_s=1.0)
+    assert not list((ws.state_dir / "downloads").glob("*"))

@@ -251,3 +251,11 @@ def test_killed_driver_is_resumed_without_rerendering(ws, local_ray):
     assert set(summary["rendered"]) == set(before) - set(done_before)
     for i, j in done_before.items():  # finished jobs were not rendered again
         assert after[i]["attempts"] == 1 and after[i]["finished_at"] == j["finished_at"]
+
+
+def test_unreachable_cluster_address_fails_fast(ws):
+    port = _free_port()  # nobody listens there
+    t = time.monotonic()
+    r = run_farm("nightly", "--count", "1", "--address", f"127.0.0.1:{port}", "--workspace", str(ws.root), timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot connect" in r.stderr
+    assert time.monotonic() - t < 60
