@@ -431,7 +431,9 @@ def _drive(ws: Workspace, pool: list, infos: list[dict], summary: BatchSummary, 
             publish_metrics(pending_left)
             if not inflight:
                 break
-            done, _ = ray.wait(list(inflight), num_returns=1, timeout=5.0)
+            soonest = min(deadlines.values(), default=time.monotonic() + 5.0)
+            wait_s = min(5.0, max(0.05, soonest - time.monotonic()))
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=wait_s)
             now = time.monotonic()
             for ref, (job, i, gen) in list(inflight.items()):
                 if ref not in done and deadlines.get(ref, now + 1) < now and gen == generation[i]:

@@ -259,3 +259,17 @@ def test_unreachable_cluster_address_fails_fast(ws):
     r = run_farm("nightly", "--count", "1", "--address", f"127.0.0.1:{port}", "--workspace", str(ws.root), timeout=120)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot connect" in r.stderr
     assert time.monotonic() - t < 60
+
+
+def test_a_hung_render_is_cut_off_and_counted(ws, local_ray):
+    from farm.workspace import Workspace
+
+    (ws.root / "farm.toml").write_text("[queue]\njob_timeout_s = 0.2\nmax_attempts = 2\n")
+    fresh = Workspace(ws.root)
+    events = []
+    summary = run_nightly(fresh, count=1, workers=1, on_event=lambda n, d: events.append(n)).as_dict()
+    assert events.count("timeout") == 2
+    assert summary["rendered"] == [] and len(summary["failed"]) == 1
+    job = next(iter(_jobs(fresh).values()))
+    assert job["state"] == "failed" and job["attempts"] == 2 and job["error_class"] == "WorkerLost"
+    assert not list(fresh.out_dir.glob(".*.part"))
