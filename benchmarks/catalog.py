@@ -22,6 +22,7 @@ import catalogs
 from farm.errors import InputError, RightsError
 from farm.queue import _credits, build_mashup
 from farm.spec import MashupSpec
+from benchmarks.mashup import cpu_model
 from farm.workspace import MOODS, Workspace, init_workspace
 
 # Bulk rows get ids from here up, so ids the sequences hand out (from 1) never collide.
@@ -240,11 +241,6 @@ def fill_sqlite(ws: Workspace, path: Path) -> None:
         con.close()
 
 
-def _dicts(cur: sqlite3.Cursor) -> list[dict]:
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
-
-
 def _now() -> str:
     return catalogs.utcnow().isoformat(sep=" ")
 
@@ -257,11 +253,11 @@ def sqlite_pick(con: sqlite3.Connection, *, kind: str, platform: str, seed: int)
         f"AND license IN ({', '.join('?' for _ in lic)}) "
         "ORDER BY usage_count, last_used_at NULLS FIRST, (id * 2654435761 + ?) % 4294967296, id LIMIT 1"
     )
-    return _dicts(con.execute(sql, [kind, platform, *lic, int(seed)]))
+    return catalogs.rows_as_dicts(con.execute(sql, [kind, platform, *lic, int(seed)]))
 
 
 def _sqlite_need(con: sqlite3.Connection, media_id: int, kinds: tuple[str, ...], role: str) -> dict:
-    rows = _dicts(con.execute("SELECT * FROM media WHERE id = ?", [int(media_id)]))
+    rows = catalogs.rows_as_dicts(con.execute("SELECT * FROM media WHERE id = ?", [int(media_id)]))
     if not rows or rows[0]["kind"] not in kinds:
         raise InputError(f"media {media_id}: not usable as the {role}")
     return rows[0]
@@ -301,7 +297,7 @@ def sqlite_enqueue(
             'INSERT INTO process_log (job_id, stage, status, duration_ms, detail, "at") VALUES (?, ?, ?, ?, ?, ?)',
             [job_id, "plan", "ok", None, f"mains [{main_row['id']}] template {template_row['id']}", _now()],
         )
-        row = _dicts(con.execute("SELECT * FROM jobs WHERE id = ?", [job_id]))[0]
+        row = catalogs.rows_as_dicts(con.execute("SELECT * FROM jobs WHERE id = ?", [job_id]))[0]
         row["spec"] = json.loads(row["spec"])
         con.execute("COMMIT")
         return row
@@ -331,13 +327,13 @@ def sqlite_stats(con: sqlite3.Connection, *, top_failures: int = 5) -> dict:
     by_state = {s: 0 for s in catalogs.JOB_STATES}
     for state, n in con.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall():
         by_state[state] = int(n)
-    by_platform = _dicts(
+    by_platform = catalogs.rows_as_dicts(
         con.execute(
             "SELECT coalesce(platform, 'none') AS platform, state, count(*) AS jobs FROM jobs "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         )
     )
-    failures = _dicts(
+    failures = catalogs.rows_as_dicts(
         con.execute(
             "SELECT error_class, error_message, count(*) AS jobs FROM jobs WHERE state = 'failed' "
             "GROUP BY 1, 2 ORDER BY jobs DESC, error_class, error_message LIMIT ?",
@@ -500,16 +496,8 @@ def _publishable(ws: Workspace, kind: str) -> list[int]:
 
 
 def machine_info() -> dict:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "platform": platform.platform(), "machine": platform.machine(), "cpu": cpu, "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
         "python": platform.python_version(), "duckdb": duckdb.__version__, "sqlite": sqlite3.sqlite_version,
     }  # fmt: skip
 

@@ -144,16 +144,20 @@ def frame_count(path: Path) -> int:
         return sum(1 for _ in c.demux(video=0) if _.size)
 
 
-def machine_line() -> str:
-    cpu = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (benchmark reports name their machine)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return "unknown CPU"
+
+
+def machine_line() -> str:
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu_model()}, "
+            f"Python {platform.python_version()}")
 
 
 def run_mashup_bench(

@@ -180,7 +180,7 @@ def _version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0)
 
 
-def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
-    """The result of the last query as a list of {column name: value}."""
+def rows_as_dicts(cursor) -> list[dict]:
+    """The result of the last query as a list of {column name: value} (any DB-API cursor)."""
     cols = [d[0] for d in cursor.description]
     return [dict(zip(cols, row)) for row in cursor.fetchall()]

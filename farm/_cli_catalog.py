@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import catalogs
 from farm._output import format_table, print_json
@@ -537,7 +538,7 @@ def _cmd_nightly(args) -> int:
 
                 state["bar"] = tqdm(total=data["pending"], unit="job", desc="nightly", file=sys.stderr,
                                     dynamic_ncols=True, disable=None)
-                state["t0"] = __import__("time").perf_counter()
+                state["t0"] = time.perf_counter()
         elif name == "ray":
             where = data.get("dashboard_url") or data["address"]
             res = data["resources"]
@@ -546,7 +547,7 @@ def _cmd_nightly(args) -> int:
             return
         elif name == "done":
             bar.update(1)
-            fps = data["total_frames"] / max(1e-6, __import__("time").perf_counter() - state["t0"])
+            fps = data["total_frames"] / max(1e-6, time.perf_counter() - state["t0"])
             bar.set_postfix_str(f"{fps:.0f} fps")
         elif name == "failed":
             bar.update(1)

@@ -214,8 +214,8 @@ def import_file(
     }
     try:
         with ws.catalog.write() as con:
-            if catalogs.media_by_sha(con, sha) is not None:  # raced with another importer
-                dup = catalogs.media_by_sha(con, sha)
+            dup = catalogs.media_by_sha(con, sha)
+            if dup is not None:  # raced with another importer
                 raise _Dup(dup)
             row["id"] = catalogs.insert_media(con, row)
             catalogs.log_stage(con, None, "import", detail=f"media {row['id']} {kind} {final.name}")

@@ -167,7 +167,7 @@ class BatchSummary:
         }
 
 
-def _start_ray(address: str | None, *, num_cpus: int | None) -> tuple[bool, dict]:
+def _start_ray(address: str | None) -> tuple[bool, dict]:
     """Join ``address`` (or $RAY_ADDRESS), or start a local Ray; returns (started_here, info)."""
     import ray
 
@@ -180,7 +180,7 @@ def _start_ray(address: str | None, *, num_cpus: int | None) -> tuple[bool, dict
         if address:
             kwargs["address"] = address
         else:
-            kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True, dashboard_host="127.0.0.1")
+            kwargs.update(num_cpus=os.cpu_count() or 1, include_dashboard=True, dashboard_host="127.0.0.1")
         try:
             ctx = ray.init(**kwargs)
         except ConnectionError as err:
@@ -318,7 +318,7 @@ def run_nightly(
             summary.wall_s = time.perf_counter() - t0
             return summary
 
-        started_ray, summary.ray = _start_ray(address, num_cpus=None)
+        started_ray, summary.ray = _start_ray(address)
         emit("ray", summary.ray)
         local = started_ray and not (address or os.environ.get("RAY_ADDRESS"))
         pool = _make_workers(workers=workers, resources=summary.ray["resources"], cache_bytes=cache_bytes,
