@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import av
 from av.filter import Graph
 
 from farm.errors import InputError
-from farm.media._frames import FittedFrame
+from farm.media._colour import FrameKind, frame_kind
+from farm.media._frames import FittedFrame, plane_view
 from farm.media._probe import MediaInfo, describe_av_error, input_error, open_input
 from kernels import fit_geometry, small_cover_size
 
-# libswscale's bicubic: what the ffmpeg CLI's scale filter uses, so our output and a
-# filtergraph's agree to within encoder noise.
+if TYPE_CHECKING:
+    from kernels import Planes
+
+# Bilinear: with the short decode-side taps it keeps pace with two decoders and x264 on
+# two cores; against the ffmpeg CLI's bicubic the output stays above 50 dB PSNR.
 SCALE_FLAGS = "bilinear"
 
 
@@ -29,32 +34,80 @@ def _rotation_filters(rotation_deg: int) -> list[tuple[str, str | None]]:
     return []
 
 
-# FFmpeg's names for the matrices swscale converts between, by AVColorSpace value.
-_MATRICES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-
-
-def source_matrix(frame: av.VideoFrame) -> str:
-    """The YUV matrix of ``frame``; untagged video is taken as BT.709 from 720 lines up and
-    BT.601 below, as players assume (swscale alone would take every untagged frame as 601)."""
-    tagged = _MATRICES.get(int(frame.colorspace or 2))
-    if tagged is not None:
-        return tagged
-    return "bt709" if min(frame.width, frame.height) >= 720 else "smpte170m"
-
-
-def _scale_args(width: int, height: int, matrix: str) -> str:
+def _scale_args(width: int, height: int, kind: FrameKind) -> str:
+    # Only resample: the same matrix and range on both sides, set explicitly so that no
+    # FFmpeg version finds a difference to convert (FFmpeg 8 takes unset ones from the
+    # frame's tags and converts YUV->YUV through 8-bit RGB when they differ, clipping).
+    # Colour conversion is the kernels' job.
+    if kind.family == "rgb":
+        return f"{width}:{height}:flags={SCALE_FLAGS}"
     return (
-        f"{width}:{height}:flags={SCALE_FLAGS}:in_range=auto:out_range=tv:"
-        f"in_color_matrix={matrix}:out_color_matrix=bt709"
+        f"{width}:{height}:flags={SCALE_FLAGS}:in_range={kind.range}:out_range={kind.range}:"
+        "in_color_matrix=bt709:out_color_matrix=bt709"
     )
+
+
+def to_planes(frame: av.VideoFrame, kind: FrameKind) -> "Planes":
+    """The graph's output frame as 8-bit BT.709 limited-range planes (converted, alpha over black)."""
+    import torch
+    import torch.nn.functional as F
+
+    import kernels
+
+    w, h = frame.width, frame.height
+    if kind.family == "rgb":
+        rgb = plane_view(frame, 0, width=w, height=h, channels=4 if kind.alpha else 3)
+        if kind.alpha:  # over black: colour times alpha
+            a = rgb[..., 3:].to(torch.int32)
+            rgb = (rgb[..., :3].to(torch.int32) * a + 127).div_(255, rounding_mode="floor").to(torch.uint8)
+        return kernels.rgb_to_yuv420(rgb)
+    bps = 2 if kind.colour.bits > 8 else 1
+    planes = kernels.Planes(
+        plane_view(frame, 0, width=w, height=h, bytes_per_sample=bps),
+        plane_view(frame, 1, width=w // 2, height=h // 2, bytes_per_sample=bps),
+        plane_view(frame, 2, width=w // 2, height=h // 2, bytes_per_sample=bps),
+    )
+    planes = kernels.convert_to_bt709(planes, source=kind.colour)
+    if kind.alpha:
+        alpha = plane_view(frame, 3, width=w, height=h)
+        alpha_c = F.avg_pool2d(alpha.float()[None, None], 2)[0, 0]
+        planes = kernels.yuva_over_black(planes, alpha, alpha_c)
+    return planes
+
+
+def _alpha_decoder(stream) -> av.CodecContext | None:
+    """libvpx's VP9 decoder for a WebM stream with an alpha channel (FFmpeg's own VP9
+    decoder drops the alpha that WebM keeps beside each frame)."""
+    alpha_mode = str((stream.metadata or {}).get("alpha_mode", (stream.metadata or {}).get("ALPHA_MODE", "0")))
+    if stream.codec_context.name != "vp9" or alpha_mode.strip() != "1":
+        return None
+    try:
+        return av.CodecContext.create("libvpx-vp9", "r")
+    except (av.error.FFmpegError, ValueError):
+        return None
+
+
+def decoded_frames(container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
+    """The stream's frames, with alpha where the container carries it."""
+    ctx = _alpha_decoder(stream)
+    if ctx is None:
+        yield from container.decode(stream)
+        return
+    for packet in container.demux(stream):
+        for frame in ctx.decode(packet):
+            if frame.pts is not None:
+                frame.time_base = stream.time_base
+            yield frame
 
 
 class CpuVideoDecoder:
     """Decodes one input with PyAV and fits every frame into a box in FFmpeg's filters.
 
-    Cropping, scaling, rotation, bit-depth and chroma conversion all run inside
-    libavfilter/libswscale with the GIL released, so two inputs and the encoder overlap
-    on separate cores. Frames come out as 8-bit yuv420p BT.709 limited range.
+    Cropping, scaling, rotation and chroma subsampling run inside libavfilter/libswscale
+    with the GIL released, so two inputs and the encoder overlap on separate cores; the
+    scaler only resamples code values. BT.709 limited-range input comes out as it is, as
+    8-bit yuv420p AVFrames; anything else (another matrix, full range, BT.2020, HDR, RGB,
+    alpha) is converted by ``kernels.convert_to_bt709`` into :class:`kernels.Planes`.
     """
 
     name = "pyav-cpu"
@@ -74,10 +127,12 @@ class CpuVideoDecoder:
             graph = None
             last_t = None
             step = 1.0 / info.fps if info.fps > 0 else 1.0 / 30
+            kind = None
             try:
-                for frame in container.decode(stream):
+                for frame in decoded_frames(container, stream):
                     if graph is None:
-                        graph, src, sinks = self._build(frame, info, box_width, box_height, fit)
+                        kind = frame_kind(frame, stream)
+                        graph, src, sinks = self._build(frame, info, box_width, box_height, fit, kind)
                     t = frame.time
                     if t is None:
                         t = (last_t + step) if last_t is not None else info.start_s
@@ -85,6 +140,9 @@ class CpuVideoDecoder:
                     src.push(frame)
                     picture = sinks[0].pull()
                     background = sinks[1].pull() if len(sinks) > 1 else None
+                    if not kind.passthrough:
+                        picture = to_planes(picture, kind)
+                        background = to_planes(background, kind) if background is not None else None
                     yield FittedFrame(t - info.start_s, picture, background)
             except av.error.FFmpegError as err:
                 raise input_error(info.path, f"video data is damaged ({describe_av_error(err)})") from None
@@ -99,18 +157,25 @@ class CpuVideoDecoder:
         finally:
             container.close()
 
-    def _build(self, frame: av.VideoFrame, info: MediaInfo, box_width: int, box_height: int, fit: str):
+    def _build(self, frame: av.VideoFrame, info: MediaInfo, box_width: int, box_height: int, fit: str, kind: FrameKind):
         rotation = int(round(frame.rotation or 0)) % 360
         rotation = rotation - 360 if rotation > 180 else rotation
         w, h = (frame.height, frame.width) if abs(rotation) == 90 else (frame.width, frame.height)
         if w < 2 or h < 2:
             raise InputError(f"{info.path}: video is {w}x{h}, too small to use")
         graph = Graph()
-        graph.threads = 1
+        try:
+            graph.threads = 1  # PyAV 17+; the decoders and x264 already fill the cores
+        except AttributeError:
+            pass
         src = graph.add_buffer(
             width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base
         )
         head = src
+        if frame.format.has_palette:  # transpose and crop take no palette: expand it first
+            node = graph.add("format", "rgba")
+            head.link_to(node)
+            head = node
         for name, args in _rotation_filters(rotation):
             node = graph.add(name, args)
             head.link_to(node)
@@ -130,8 +195,8 @@ class CpuVideoDecoder:
                 split.link_to(crop, output_idx=i)
             else:
                 head.link_to(crop)
-            scale = graph.add("scale", _scale_args(ow, oh, source_matrix(frame)))
-            fmt = graph.add("format", "yuv420p")
+            scale = graph.add("scale", _scale_args(ow, oh, kind))
+            fmt = graph.add("format", kind.out_format)
             sink = graph.add("buffersink")
             crop.link_to(scale)
             scale.link_to(fmt)

@@ -35,8 +35,11 @@ class FittedFrame(NamedTuple):
         return f"FittedFrame(t={self.time_s:.3f}s, {self.picture.width}x{self.picture.height})"
 
 
-def plane_view(frame: av.VideoFrame, index: int, *, width: int, height: int) -> "torch.Tensor":
-    """A zero-copy (height, width) uint8 tensor over plane ``index`` of ``frame``.
+def plane_view(
+    frame: av.VideoFrame, index: int, *, width: int, height: int, bytes_per_sample: int = 1, channels: int = 1
+) -> "torch.Tensor":
+    """A zero-copy tensor over plane ``index`` of ``frame``: (height, width) for planar
+    formats, (height, width, channels) for packed ones; uint8, or int16 for 9-16 bit samples.
 
     AVFrame rows are padded to ``line_size``; the view strides over the padding.
     """
@@ -45,7 +48,12 @@ def plane_view(frame: av.VideoFrame, index: int, *, width: int, height: int) -> 
     plane = frame.planes[index]
     flat = np.frombuffer(plane, dtype=np.uint8)
     rows = flat[: plane.line_size * height].reshape(height, plane.line_size)
-    return torch.from_numpy(rows[:, :width])
+    rows = rows[:, : width * channels * bytes_per_sample]
+    if bytes_per_sample == 2:
+        rows = rows.view("<i2")  # 10-bit values fit in int16, which torch handles everywhere
+    if channels > 1:
+        rows = rows.reshape(height, width, channels)
+    return torch.from_numpy(rows)
 
 
 def yuv420_views(frame: av.VideoFrame) -> "Planes":
