@@ -14,12 +14,12 @@ What is converted, and how:
   8 bits allow. BT.601's primaries are close to BT.709's and, as players and FFmpeg's
   scale filter do, only the matrix is converted.
 - BT.2020 primaries, SDR: linear light through the BT.709/BT.2020 transfer function, the
-  BT.2020 -> BT.709 primaries matrix, a hue-preserving fit into the BT.709 gamut, back.
+  BT.2020 -> BT.709 primaries matrix, a clip into the BT.709 gamut, back.
 - HDR (PQ or HLG): display light in nits (HLG through its OOTF for a 1000 nit display),
   the BT.2020 -> BT.709 primaries matrix, then the BT.2390 EETF (in PQ space, on each
   pixel's max RGB) compresses everything from a knee below HDR reference white up to the
   source's peak into SDR white (203 nits, BT.2408): mid-grey and skin stay where an SDR
-  grade puts them, highlights roll off instead of clipping; then the gamut fit and
+  grade puts them, highlights roll off instead of clipping; then the gamut clip and
   BT.1886 (gamma 2.4) encoding, as a tone-mapping player shows it on an SDR screen.
 """
 
@@ -177,17 +177,14 @@ def bt2390_eetf(nits: torch.Tensor, *, source_peak_nits: float, target_peak_nits
 
 
 def fit_gamut(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor):
-    """Bring linear BT.709 RGB into [0, 1]: a negative channel (a colour outside the
-    BT.709 triangle) is clipped to 0, which keeps the hue of a saturated colour on the
-    triangle's edge; a channel above 1 is desaturated towards the colour's own luminance
-    just far enough, so over-bright colours keep their brightness and fade to white
-    instead of turning yellow or magenta."""
-    r, g, b = r.clamp(min=0), g.clamp(min=0), b.clamp(min=0)
-    kr, kb = _K["bt709"]
-    y = (kr * r + (1 - kr - kb) * g + kb * b).clamp_(max=1)
-    hi = torch.maximum(torch.maximum(r, g), b)
-    t = torch.where(hi > 1, (1 - y) / (hi - y).clamp(min=1e-6), torch.ones_like(y))
-    return tuple((y + t * (c - y)).clamp_(0, 1) for c in (r, g, b))
+    """Bring linear BT.709 RGB into [0, 1] channel by channel.
+
+    A colour outside the BT.709 triangle has a negative channel; clipping it lands the
+    colour on the triangle's edge with its hue (a BT.2020 red becomes BT.709's reddest
+    red, not a pink). HDR has already been scaled on max RGB, so only SDR BT.2020 colours
+    brighter than BT.709 can show reach above 1 and are clipped as players clip them.
+    """
+    return tuple(c.clamp(0, 1) for c in (r, g, b))
 
 
 def _linear_rgb(yn, un, vn, src: SourceColour):

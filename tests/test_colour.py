@@ -220,3 +220,21 @@ def test_hdr_is_tone_mapped_to_sdr(tmp_path, transfer):
     assert all(-0.02 <= c <= 1.02 for c in (r, g, b)), f"out of gamut: RGB {r:.3f} {g:.3f} {b:.3f}"
     assert r > 0.5 and g < 0.1 * r and b < 0.1 * r, f"not a saturated red: RGB {r:.3f} {g:.3f} {b:.3f}"
 
+
+
+# --- pictures: PNG (RGB) and JPEG (BT.601 full range) -------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_still_pictures_come_out_bt709(tmp_path, fmt):
+    from PIL import Image
+
+    from colourbars import bars_rgb
+
+    w, h = 1280, 720
+    img = Image.fromarray(np.round(bars_rgb(w, h) * 255).astype(np.uint8))
+    src = tmp_path / f"bars.{'png' if fmt == 'png' else 'jpg'}"
+    img.save(src, quality=98, subsampling=0) if fmt == "jpeg" else img.save(src)
+    planes = first_frame(render(src, tmp_path / "out.mp4"), 0)
+    errors = bar_errors(planes, Variant(fmt, w, h))
+    assert not errors, f"{fmt}: " + "; ".join(errors)

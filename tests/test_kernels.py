@@ -164,3 +164,104 @@ def test_kernels_run_on_cuda_like_on_cpu():
     ga, gb = Planes(*(x.cuda() for x in a)), Planes(*(x.cuda() for x in b))
     gpu = kernels.crossfade(ga, gb, weight=0.4, out=kernels.new_planes(width=64, height=32, device="cuda"))
     assert all(torch.equal(x, y.cpu()) for x, y in zip(cpu, gpu))
+
+
+# --- colour conversion (kernels.convert_to_bt709) against numpy and the standards' anchors ---
+
+KR_KB = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114), "bt2020": (0.2627, 0.0593)}
+
+
+def np_convert_sdr(y, u, v, *, matrix: str, full: bool, bits: int):
+    """Numpy reference: decode with ``matrix``/range to R'G'B' (chroma repeated 2x2), encode
+    BT.709 limited; chroma from the same R'G'B' averaged per 2x2 block (exact for linear maps)."""
+    s = 2 ** (bits - 8)
+    if full:
+        top = 2**bits - 1
+        yn, un, vn = y / top, (u - 128 * s) / top, (v - 128 * s) / top
+    else:
+        yn, un, vn = (y - 16 * s) / (219 * s), (u - 128 * s) / (224 * s), (v - 128 * s) / (224 * s)
+    un = np.kron(un, np.ones((2, 2)))
+    vn = np.kron(vn, np.ones((2, 2)))
+    kr, kb = KR_KB[matrix]
+    r = yn + 2 * (1 - kr) * vn
+    b = yn + 2 * (1 - kb) * un
+    g = (yn - kr * r - kb * b) / (1 - kr - kb)
+    kr, kb = KR_KB["bt709"]
+    y2 = kr * r + (1 - kr - kb) * g + kb * b
+    cb2 = ((b - y2) / (2 * (1 - kb))).reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2).mean(axis=(1, 3))
+    cr2 = ((r - y2) / (2 * (1 - kr))).reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2).mean(axis=(1, 3))
+    return [np.clip(np.round(p), 0, 255) for p in (16 + 219 * y2, 128 + 224 * cb2, 128 + 224 * cr2)]
+
+
+@pytest.mark.parametrize(
+    "matrix,rng,bits", [("bt601", "tv", 8), ("bt601", "pc", 8), ("bt709", "pc", 8), ("bt709", "tv", 10), ("bt2020", "tv", 10), ("bt601", "pc", 10)]
+)
+def test_convert_matrix_and_range_matches_numpy(matrix, rng, bits):
+    g = torch.Generator().manual_seed(21)
+    top = 2**bits
+    dtype = torch.int16 if bits > 8 else torch.uint8
+    y = torch.randint(0, top, (24, 32), generator=g)
+    u = torch.randint(0, top, (12, 16), generator=g)
+    v = torch.randint(0, top, (12, 16), generator=g)
+    src = kernels.SourceColour(matrix=matrix, range=rng, bits=bits)
+    got = kernels.convert_to_bt709(Planes(y.to(dtype), u.to(dtype), v.to(dtype)), source=src)
+    want = np_convert_sdr(y.numpy().astype(float), u.numpy().astype(float), v.numpy().astype(float), matrix=matrix, full=rng == "pc", bits=bits)
+    for name, a, b in zip("YUV", got, want):
+        assert a.dtype == torch.uint8
+        assert np.abs(a.numpy().astype(int) - b).max() <= 1, f"{matrix} {rng} {bits}-bit: plane {name}"
+
+
+def test_convert_bt709_8bit_is_untouched_full_code_range_included():
+    p = Planes(torch.tensor([[0, 255], [17, 240]], dtype=torch.uint8), torch.tensor([[0]], dtype=torch.uint8), torch.tensor([[255]], dtype=torch.uint8))
+    out = kernels.convert_to_bt709(p, source=kernels.SourceColour())
+    assert out is p
+
+
+def test_convert_10bit_anchor_values():
+    # 10-bit BT.709 limited: 64 / 940 / 512 are 8-bit 16 / 235 / 128
+    p = Planes(torch.tensor([[64, 940], [502, 1019]], dtype=torch.int16), torch.tensor([[512]], dtype=torch.int16), torch.tensor([[960]], dtype=torch.int16))
+    out = kernels.convert_to_bt709(p, source=kernels.SourceColour(bits=10))
+    assert out.y.tolist() == [[16, 235], [126, 255]] and out.u.item() == 128 and out.v.item() == 240
+
+
+def test_transfer_functions_hit_the_standards_anchor_values():
+    nits = kernels.pq_eotf(torch.tensor([0.0, 0.5081, 0.5807, 0.7518, 1.0]))
+    np.testing.assert_allclose(nits.numpy(), [0.0, 100.0, 203.0, 1000.0, 10000.0], rtol=2e-3, atol=1e-3)
+    back = kernels.pq_inverse_eotf(torch.tensor([100.0, 203.0, 1000.0]))
+    np.testing.assert_allclose(back.numpy(), [0.5081, 0.5807, 0.7518], atol=2e-4)
+    scene = kernels.hlg_inverse_oetf(torch.tensor([0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(scene.numpy(), [0.0, 1 / 12, 1.0], atol=1e-5)
+
+
+def test_bt2390_eetf_keeps_the_dark_and_lands_the_peak():
+    x = torch.tensor([0.0, 5.0, 26.0, 60.0, 203.0, 500.0, 1000.0])
+    y = kernels.bt2390_eetf(x, source_peak_nits=1000.0, target_peak_nits=203.0)
+    np.testing.assert_allclose(y[:4].numpy(), x[:4].numpy(), rtol=1e-3)  # below the knee: unchanged
+    assert abs(float(y[-1]) - 203.0) < 0.5  # the source peak lands on the target peak
+    assert bool((y[1:] >= y[:-1]).all()) and float(y[4]) < 203.0  # monotonic, white below peak
+
+
+def test_fit_gamut_lands_in_gamut_and_keeps_greys():
+    r, g, b = (torch.tensor(v) for v in ([1.66, 0.5, 2.0], [-0.12, 0.5, 1.5], [-0.02, 0.5, 0.2]))
+    fr, fg, fb = kernels.fit_gamut(r, g, b)
+    for c in (fr, fg, fb):
+        assert float(c.min()) >= 0 and float(c.max()) <= 1
+    assert (fr[1], fg[1], fb[1]) == (0.5, 0.5, 0.5)
+    assert float(fr[0]) == 1.0 and float(fg[0]) == 0.0  # saturated red stays red
+
+
+@pytest.mark.needs_cuda
+def test_convert_on_cuda_matches_cpu():
+    g = torch.Generator().manual_seed(22)
+    y = torch.randint(64, 941, (64, 96), generator=g, dtype=torch.int64).to(torch.int16)
+    u = torch.randint(64, 961, (32, 48), generator=g, dtype=torch.int64).to(torch.int16)
+    v = torch.randint(64, 961, (32, 48), generator=g, dtype=torch.int64).to(torch.int16)
+    for src in (
+        kernels.SourceColour(matrix="bt601", range="pc", bits=10),
+        kernels.SourceColour(matrix="bt2020", primaries="bt2020", transfer="hlg", bits=10),
+        kernels.SourceColour(matrix="bt2020", primaries="bt2020", transfer="pq", bits=10),
+    ):
+        cpu = kernels.convert_to_bt709(Planes(y, u, v), source=src)
+        gpu = kernels.convert_to_bt709(Planes(y.cuda(), u.cuda(), v.cuda()), source=src)
+        for a, b in zip(cpu, gpu):
+            assert (a.int() - b.cpu().int()).abs().max() <= 1
