@@ -21,7 +21,6 @@ _MOOD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # A temp file older than this cannot belong to a live import or download.
 STALE_PART_S = 6 * 3600
 
-_IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif", "jpegls", "qoi"}
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
@@ -114,7 +113,7 @@ def _probe_kind(path: Path, kind: str | None):
     from farm.media import probe
 
     info = probe(path)
-    if info.has_video and info.video_codec in _IMAGE_CODECS:
+    if info.has_video and info.still:
         detected = "image"
     elif info.has_video:
         detected = None  # template or source: only the user knows
@@ -131,7 +130,8 @@ def _probe_kind(path: Path, kind: str | None):
     if kind == "audio" and not info.has_audio:
         raise InputError(f"{path}: has no audio stream, cannot be music")
     if kind == "image" and detected != "image":
-        raise InputError(f"{path}: not a still image (codec {info.video_codec or 'none'})")
+        what = f"a {info.duration_s:.1f} s video" if info.has_video else "audio only"
+        raise InputError(f"{path}: not a still image ({what}; use --kind source or template)")
     return kind, info
 
 

@@ -119,6 +119,9 @@ VARIANTS = {
         Variant("full-range", 1280, 720, matrix="bt709", full=True, tags="bt709"),
         Variant("full-range-601", 640, 360, matrix="bt601", full=True),  # like a JPEG: yuvj420p
         Variant("bt2020-10bit", 1280, 720, matrix="bt2020", tags="bt2020", bits=10, codec="libx265", wide=True),
+        Variant("h264-high10", 1280, 720, matrix="bt709", tags="bt709", bits=10),
+        Variant("hevc-main10-untagged", 1280, 720, matrix="bt709", bits=10, codec="libx265"),
+        Variant("av1-709-sd", 640, 360, matrix="bt709", tags="bt709", codec="libsvtav1"),
     )
 }
 
@@ -147,6 +150,8 @@ def write_planes(path: Path, frames: list[list[np.ndarray]], *, v: Variant, fps:
             opts = {"x265-params": "lossless=1:log-level=error", "preset": "ultrafast"}
         elif v.codec == "libx264":
             opts = {"qp": "0", "preset": "ultrafast"}
+        elif v.codec == "libsvtav1":
+            opts = {"crf": "4", "preset": "10"}
         else:
             opts = {}
         vs = out.add_stream(v.codec, rate=fps, options=opts)

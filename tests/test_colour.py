@@ -121,6 +121,9 @@ CLI_COLOUR = {
     "full-range": ("bt709", "pc", "bt709"),
     "full-range-601": ("smpte170m", "pc", "bt709"),
     "bt2020-10bit": ("bt2020ncl", "tv", "bt2020"),
+    "h264-high10": None,
+    "hevc-main10-untagged": None,
+    "av1-709-sd": None,
     "full-code-range": None,
 }
 

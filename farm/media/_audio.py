@@ -2,63 +2,77 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
-from farm.media._probe import describe_av_error, input_error, open_input
+from farm.media._probe import audio_stream, describe_av_error, input_error, open_input
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2
 MUSIC_FADE_S = 1.0
+# Timestamps further apart than this (50 ms) from the samples decoded so far mark a gap.
+GAP_SAMPLES = SAMPLE_RATE // 20
 
 
 def decode_audio(path: str, *, origin_s: float = 0.0, max_s: float | None = None) -> np.ndarray:
-    """Decode the first audio stream of ``path`` to a (2, n) float32 array at 48 kHz.
+    """Decode the default audio stream of ``path`` to a (2, n) float32 array at 48 kHz.
 
     Samples are placed by their timestamps relative to ``origin_s`` (the video's first
-    timestamp, to keep A/V sync): audio that starts late gets leading silence.
-    Decoding stops after ``max_s`` seconds when given.
+    timestamp, to keep A/V sync): audio that starts late gets leading silence, and a gap
+    in the timestamps (or a stretch of packets too damaged to decode, which is skipped
+    with a warning) stays silent, so what follows keeps its sync. Decoding stops after
+    ``max_s`` seconds when given.
     """
     chunks: list[np.ndarray] = []
+    damaged = 0
+    damaged_at: float | None = None
     with open_input(path) as container:
-        if not container.streams.audio:
+        stream = audio_stream(container)
+        if stream is None:
             raise input_error(path, "has no audio stream")
-        stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
         total = 0
         limit = int(max_s * SAMPLE_RATE) if max_s is not None else None
-        first = True
         try:
-            for frame in container.decode(stream):
-                if first:
-                    first = False
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    damaged += 1
+                    if damaged_at is None and packet.pts is not None and packet.time_base is not None:
+                        damaged_at = float(packet.pts * packet.time_base)
+                    continue
+                for frame in frames:
+                    arr = _resampled(resampler, frame)
                     if frame.time is not None:
-                        lead = int(round((frame.time - origin_s) * SAMPLE_RATE))
-                        if lead > 0:
-                            chunks.append(np.zeros((CHANNELS, lead), np.float32))
-                            total += lead
-                        elif lead < 0:
-                            # audio that begins before the video: drop the part before it
-                            skip = -lead
-                            frame_arr = _resampled(resampler, frame)
-                            if frame_arr.shape[1] > skip:
-                                chunks.append(frame_arr[:, skip:])
-                                total += frame_arr.shape[1] - skip
-                            else:
-                                first = True
-                            continue
-                arr = _resampled(resampler, frame)
-                chunks.append(arr)
-                total += arr.shape[1]
+                        at = int(round((frame.time - origin_s) * SAMPLE_RATE))
+                        if at > total + GAP_SAMPLES:  # late start, or a gap: silence
+                            chunks.append(np.zeros((CHANNELS, at - total), np.float32))
+                            total = at
+                        elif at < 0 and total == 0:  # begins before the video: drop that part
+                            arr = arr[:, min(-at, arr.shape[1]) :]
+                    chunks.append(arr)
+                    total += arr.shape[1]
                 if limit is not None and total >= limit:
                     break
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().astype(np.float32, copy=False))
         except av.error.FFmpegError as err:
-            raise input_error(path, f"audio data is damaged ({describe_av_error(err)})") from None
+            if not chunks:
+                raise input_error(path, f"audio data is damaged ({describe_av_error(err)})") from None
+            damaged += 1
+    if damaged:
+        if not chunks:
+            raise input_error(path, "audio data is damaged (no packet decodes)")
+        where = f" from {damaged_at:.1f} s" if damaged_at is not None else ""
+        print(
+            f"warning: {path}: {damaged} damaged audio packet(s){where} skipped; silence in their place",
+            file=sys.stderr,
+        )
     if not chunks:
         return np.zeros((CHANNELS, 0), np.float32)
     out = np.concatenate(chunks, axis=1)

@@ -50,29 +50,42 @@ class FrameKind:
         return self.family == "yuv" and not self.alpha and self.colour.is_output_space
 
 
-def _tag(frame: av.VideoFrame, stream: av.video.stream.VideoStream | None, name: str) -> int:
-    # PyAV 18 reads primaries and transfer off the frame; older builds only off the
-    # decoder's context, which the first decoded frame has filled in.
-    value = getattr(frame, name, None)
-    if value is None and stream is not None:
-        value = getattr(stream.codec_context, name, None)
-    return int(value or 2)
+_UNSET = {"colorspace": 2, "color_primaries": 2, "color_trc": 2, "color_range": 0}
 
 
-def frame_kind(frame: av.VideoFrame, stream: av.video.stream.VideoStream | None = None) -> FrameKind:
-    """How to read ``frame`` (the first of its stream) and what the graph should make of it."""
+def declared_tags(stream: av.video.stream.VideoStream) -> dict[str, int]:
+    """The colour tags the container declares for ``stream``; read them before decoding,
+    because decoders overwrite them (FFmpeg's VP8 decoder says BT.601 for every frame,
+    whatever the WebM file says)."""
+    cc = stream.codec_context
+    return {name: int(getattr(cc, name, None) or unset) for name, unset in _UNSET.items()}
+
+
+def _tag(frame: av.VideoFrame, declared: dict[str, int] | None, name: str) -> int:
+    # The container's word first, then the frame's (PyAV 18 has primaries and transfer on
+    # frames; older builds only the declared ones).
+    unset = _UNSET[name]
+    if declared and declared.get(name, unset) != unset:
+        return declared[name]
+    return int(getattr(frame, name, None) or unset)
+
+
+def frame_kind(frame: av.VideoFrame, declared: dict[str, int] | None = None) -> FrameKind:
+    """How to read ``frame`` (the first of its stream) and what the graph should make of it.
+
+    ``declared`` holds the tags the container gave before decoding (:func:`declared_tags`).
+    """
     fmt = frame.format
     comps = fmt.components
     alpha = fmt.has_palette or any(c.is_alpha for c in comps)
     if fmt.is_rgb or fmt.has_palette:
         return FrameKind("rgb", "rgba" if alpha else "rgb24", SourceColour(), alpha, "pc")
     bits = max((c.bits for c in comps), default=8)
-    tag = int(frame.colorspace or 2)
-    matrix = _MATRIX.get(tag) or untagged_matrix(frame.width, frame.height)
-    rng = int(frame.color_range or 0)
+    matrix = _MATRIX.get(_tag(frame, declared, "colorspace")) or untagged_matrix(frame.width, frame.height)
+    rng = _tag(frame, declared, "color_range")
     full = rng == _RANGE_PC or (rng != _RANGE_TV and fmt.name.startswith("yuvj"))
-    transfer = _TRANSFER.get(_tag(frame, stream, "color_trc"), "sdr")
-    primaries = _tag(frame, stream, "color_primaries")
+    transfer = _TRANSFER.get(_tag(frame, declared, "color_trc"), "sdr")
+    primaries = _tag(frame, declared, "color_primaries")
     # HDR is BT.2020 whether or not the primaries were tagged.
     wide = primaries == _BT2020_PRIMARIES or transfer != "sdr"
     probe = SourceColour(

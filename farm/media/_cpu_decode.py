@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 import av
 from av.filter import Graph
 
-from farm.errors import InputError
-from farm.media._colour import FrameKind, frame_kind
+from farm.media._colour import FrameKind, declared_tags, frame_kind
 from farm.media._frames import FittedFrame, plane_view
-from farm.media._probe import MediaInfo, describe_av_error, input_error, open_input
+from farm.media._probe import MediaInfo, describe_av_error, input_error, open_input, video_stream
 from kernels import fit_geometry, small_cover_size
 
 if TYPE_CHECKING:
@@ -34,15 +33,15 @@ def _rotation_filters(rotation_deg: int) -> list[tuple[str, str | None]]:
     return []
 
 
-def _scale_args(width: int, height: int, kind: FrameKind) -> str:
+def _scale_args(width: int, height: int, kind: FrameKind, *, flags: str = SCALE_FLAGS) -> str:
     # Only resample: the same matrix and range on both sides, set explicitly so that no
     # FFmpeg version finds a difference to convert (FFmpeg 8 takes unset ones from the
     # frame's tags and converts YUV->YUV through 8-bit RGB when they differ, clipping).
     # Colour conversion is the kernels' job.
     if kind.family == "rgb":
-        return f"{width}:{height}:flags={SCALE_FLAGS}"
+        return f"{width}:{height}:flags={flags}"
     return (
-        f"{width}:{height}:flags={SCALE_FLAGS}:in_range={kind.range}:out_range={kind.range}:"
+        f"{width}:{height}:flags={flags}:in_range={kind.range}:out_range={kind.range}:"
         "in_color_matrix=bt709:out_color_matrix=bt709"
     )
 
@@ -121,7 +120,10 @@ class CpuVideoDecoder:
         """Yield the fitted frames of ``info.path`` in presentation order."""
         container = open_input(info.path)
         try:
-            stream = container.streams.video[0]
+            stream = video_stream(container)
+            if stream is None:
+                raise input_error(info.path, "has no video stream")
+            declared = declared_tags(stream)
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = self._threads
             graph = None
@@ -131,7 +133,7 @@ class CpuVideoDecoder:
             try:
                 for frame in decoded_frames(container, stream):
                     if graph is None:
-                        kind = frame_kind(frame, stream)
+                        kind = frame_kind(frame, declared)
                         graph, src, sinks = self._build(frame, info, box_width, box_height, fit, kind)
                     t = frame.time
                     if t is None:
@@ -161,8 +163,6 @@ class CpuVideoDecoder:
         rotation = int(round(frame.rotation or 0)) % 360
         rotation = rotation - 360 if rotation > 180 else rotation
         w, h = (frame.height, frame.width) if abs(rotation) == 90 else (frame.width, frame.height)
-        if w < 2 or h < 2:
-            raise InputError(f"{info.path}: video is {w}x{h}, too small to use")
         graph = Graph()
         try:
             graph.threads = 1  # PyAV 17+; the decoders and x264 already fill the cores
@@ -174,6 +174,12 @@ class CpuVideoDecoder:
         head = src
         if frame.format.has_palette:  # transpose and crop take no palette: expand it first
             node = graph.add("format", "rgba")
+            head.link_to(node)
+            head = node
+        if w < 2 or h < 2:  # a 1x1 video: repeat its pixels so 4:2:0 and the fit have room
+            w, h = max(w, 2), max(h, 2)
+            ow, oh = (h, w) if abs(rotation) == 90 else (w, h)
+            node = graph.add("scale", _scale_args(ow, oh, kind, flags="neighbor"))
             head.link_to(node)
             head = node
         for name, args in _rotation_filters(rotation):

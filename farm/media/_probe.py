@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ class MediaInfo:
     ``width`` and ``height`` are the *display* size (after the rotation a phone
     recorded in the display matrix); ``rotation_deg`` is that rotation, counter-clockwise.
     ``start_s`` is the video stream's first timestamp, the file's origin for A/V sync.
+    ``colour`` says how its code values are read (matrix, range, depth, HDR); ``still``
+    is true for a single picture (a PNG, a JPEG, a one-frame GIF), false for anything
+    that moves (an animated GIF is a video).
     """
 
     path: str
@@ -33,6 +37,8 @@ class MediaInfo:
     start_s: float = 0.0
     video_codec: str = ""
     pix_fmt: str = ""
+    colour: str = ""
+    still: bool = False
     audio_codec: str = ""
     sample_rate: int = 0
     channels: int = 0
@@ -76,6 +82,30 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
         raise input_error(path, f"cannot be read ({err})") from None
 
 
+_DEFAULT = av.stream.Disposition.default
+_ATTACHED_PIC = av.stream.Disposition.attached_pic
+# Codecs that also store single pictures: one decoded frame makes such a file a still.
+IMAGE_CODECS = frozenset({"png", "apng", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif", "jpegls", "qoi"})
+
+
+def _pick(streams) -> av.stream.Stream | None:
+    """The stream a player would show: the one flagged default, else the first."""
+    for s in streams:
+        if s.disposition & _DEFAULT:
+            return s
+    return streams[0] if streams else None
+
+
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The video stream to use: cover art (an MP3's picture) is not video."""
+    return _pick([s for s in container.streams.video if not s.disposition & _ATTACHED_PIC])
+
+
+def audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream | None:
+    """The audio stream to use."""
+    return _pick(list(container.streams.audio))
+
+
 def _duration_s(container: av.container.InputContainer, stream: av.stream.Stream | None) -> float:
     if stream is not None and stream.duration is not None and stream.time_base is not None:
         d = float(stream.duration * stream.time_base)
@@ -93,8 +123,8 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
     lacks a stream that was asked for, or does not decode.
     """
     with open_input(path) as container:
-        vstream = container.streams.video[0] if container.streams.video else None
-        astream = container.streams.audio[0] if container.streams.audio else None
+        vstream = video_stream(container)
+        astream = audio_stream(container)
         if need_video and vstream is None:
             what = "audio only" if astream is not None else "no streams FFmpeg can decode"
             raise input_error(path, f"has no video stream ({what})")
@@ -108,7 +138,10 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
             info["sample_rate"] = int(astream.codec_context.sample_rate or 0)
             info["channels"] = int(astream.codec_context.channels or 0)
         if vstream is not None:
-            first = _first_frame(container, vstream, path)
+            from farm.media._colour import declared_tags
+
+            declared = declared_tags(vstream)
+            first, second = _first_frames(container, vstream, path)
             rotation = int(round(first.rotation or 0)) % 360
             if rotation > 180:
                 rotation -= 360
@@ -127,9 +160,9 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
                 start_s=float(start * vstream.time_base) if start is not None else float(first.time or 0.0),
                 video_codec=vstream.codec_context.name,
                 pix_fmt=first.format.name,
+                colour=_describe_colour(first, declared),
+                still=second is None and vstream.codec_context.name in IMAGE_CODECS,
             )
-            if w < 2 or h < 2:
-                raise input_error(path, f"video is {w}x{h}, too small to use")
         else:
             _first_audio(container, astream, path)
             info["duration_s"] = _duration_s(container, astream)
@@ -140,13 +173,33 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
     return MediaInfo(**info)
 
 
-def _first_frame(container, stream, path) -> av.VideoFrame:
+def _first_frames(container, stream, path) -> tuple[av.VideoFrame, av.VideoFrame | None]:
+    """The first frame, and for picture codecs the second (None: a still)."""
+    first = None
     try:
         for frame in container.decode(stream):
-            return frame
+            if first is not None:
+                return first, frame
+            first = frame
+            if stream.codec_context.name not in IMAGE_CODECS:
+                return first, None
     except av.error.FFmpegError as err:
+        if first is not None:
+            return first, None
         raise input_error(path, f"video does not decode ({describe_av_error(err)})") from None
-    raise input_error(path, "video stream has no frames (empty or truncated)")
+    if first is None:
+        raise input_error(path, "video stream has no frames (empty or truncated)")
+    return first, None
+
+
+def _describe_colour(frame: av.VideoFrame, declared: dict[str, int]) -> str:
+    from farm.media._colour import frame_kind
+
+    kind = frame_kind(frame, declared)
+    if kind.family == "rgb":
+        return "RGB with alpha" if kind.alpha else "RGB"
+    bits = max((c.bits for c in frame.format.components), default=8)
+    return dataclasses.replace(kind.colour, bits=bits).describe() + (" with alpha" if kind.alpha else "")
 
 
 def _first_audio(container, stream, path) -> None:
@@ -162,7 +215,7 @@ def _measure_duration(path, *, video: bool) -> float:
     """Duration by demuxing every packet, for files whose headers do not say."""
     end = 0.0
     with open_input(path) as container:
-        stream = container.streams.video[0] if video else container.streams.audio[0]
+        stream = video_stream(container) if video else audio_stream(container)
         try:
             for packet in container.demux(stream):
                 if packet.pts is None or packet.time_base is None:
