@@ -1,23 +1,28 @@
-# The two commands: `make run` and `make test`. Both create .venv and install the project.
+# The two commands: `make run` and `make test`. Both create .venv and install exactly the
+# locked dependency set (requirements.lock), then the project itself.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# A CPU build of torch when there is no NVIDIA GPU (it installs from local disk in seconds);
-# the default (CUDA) build otherwise.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+# torch comes from the lock like everything else (one release everywhere). Without an
+# NVIDIA GPU, pip takes that release's CPU build where one lies on local disk (this
+# project's machines); with a GPU, the local CPU build is skipped for PyPI's CUDA build.
 HAS_NVIDIA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 ifeq ($(HAS_NVIDIA),yes)
-TORCH_SPEC := torch
+TORCH_ENV := PIP_FIND_LINKS=
 else
-TORCH_SPEC := torch==2.13.0
+TORCH_ENV :=
 endif
 
-.PHONY: run test install clean bench
+.PHONY: run test install clean bench lock test-min
 
-$(BIN)/farm: pyproject.toml
+$(BIN)/farm: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet "pip==$(PIP_VERSION)"
+	$(TORCH_ENV) $(BIN)/python -m pip install --quiet "$$(grep '^torch==' $(LOCK))"
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/farm
 
 install: $(BIN)/farm
@@ -31,5 +36,30 @@ test: install
 bench: install
 	$(BIN)/farm bench mashup
 
+# Regenerate requirements.lock from pyproject.toml's ranges (newest versions they allow,
+# torch held at the release whose CPU build lies on local disk).
+lock:
+	test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet "pip==$(PIP_VERSION)" "pip-tools==7.6.2")
+	echo "torch==2.13.0" > .venv-lock/torch.txt
+	.venv-lock/bin/pip-compile --quiet --no-header --strip-extras --allow-unsafe --all-build-deps \
+	    --extra test --extra bench --no-emit-index-url --no-emit-find-links -c .venv-lock/torch.txt \
+	    -o $(LOCK).new pyproject.toml
+	{ echo "# The locked dependency set: exactly what 'make run' and 'make test' install and CI tests."; \
+	  echo "# Regenerate with 'make lock' (pip-compile from pyproject.toml's ranges)."; \
+	  sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/' $(LOCK).new; } > $(LOCK)
+	rm -f $(LOCK).new
+
+# The oldest versions pyproject.toml allows, installed and tested in .venv-min: the lower
+# bounds are claims, and this checks them.
+test-min:
+	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet "pip==$(PIP_VERSION)" "setuptools>=77" wheel
+	.venv-min/bin/python -c "import re, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  deps = p['dependencies'] + p['optional-dependencies']['test'] + p['optional-dependencies']['bench']; \
+	  print('\n'.join(re.sub(r'>=([^,]+),.*', r'==\1', d) for d in deps))" > .venv-min/lowest.txt
+	.venv-min/bin/python -m pip install --quiet -r .venv-min/lowest.txt
+	.venv-min/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	.venv-min/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) demo build *.egg-info
+	rm -rf $(VENV) .venv-lock .venv-min demo build *.egg-info
