@@ -15,7 +15,7 @@ else
 TORCH_ENV :=
 endif
 
-.PHONY: run test install clean bench lock test-min
+.PHONY: run test install clean bench lock test-min check-ffmpeg
 
 $(BIN)/farm: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ test-min:
 	.venv-min/bin/python -m pip install --quiet -r .venv-min/lowest.txt
 	.venv-min/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	.venv-min/bin/python -m pytest -q
+
+# The same pictures on FFmpeg 7 and FFmpeg 8: renders the colour bars losslessly with the
+# lock's PyAV and with .venv-min's (av 15, FFmpeg 7.1; made by test-min) and compares.
+check-ffmpeg: install
+	test -x .venv-min/bin/farm || $(MAKE) test-min
+	FARM_OTHER_PYTHON=.venv-min/bin/python $(BIN)/python -m pytest -q tests/test_colour.py -k another_ffmpeg
 
 clean:
 	rm -rf $(VENV) .venv-lock .venv-min demo build *.egg-info

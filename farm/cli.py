@@ -137,7 +137,17 @@ def _cmd_bench_mashup(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(report["table"])
-    return 0
+    return _psnr_verdict(report, "farm bench mashup")
+
+
+def _psnr_verdict(report: dict, what: str) -> int:
+    from benchmarks.mashup import psnr_failure
+
+    failure = psnr_failure(report, what)
+    if failure is None:
+        return 0
+    print(failure, file=sys.stderr)
+    return 1
 
 
 def _cmd_bench_catalog(args: argparse.Namespace) -> int:
@@ -160,7 +170,7 @@ def _cmd_bench_batch(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(report["table"])
-    return 0
+    return _psnr_verdict(report, "farm bench batch")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:

@@ -17,6 +17,39 @@ def _tone(n: int, *, start: int, hz: float, rate: int, channels: int) -> np.ndar
     return np.repeat(wave[None, :].astype(np.float32), channels, axis=0)
 
 
+# Bars for `make_video(bars=True)`: 8-bit R'G'B' (75 % SMPTE, then 100 % primaries), and
+# two luma-only patches at the ends of the code range.
+_BARS_RGB = (
+    (191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191), (191, 0, 0), (0, 0, 191),
+    (255, 0, 0), (0, 255, 0), (0, 0, 255),
+)  # fmt: skip
+_SUPER_WHITE, _SUPER_BLACK = 254, 1
+
+
+def _bar_band(width: int, height: int) -> tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(first row, (Y, U, V)) of a band of bars over the middle third, BT.709 limited range."""
+    kr, kb = 0.2126, 0.0722
+    top = (height // 3) & ~1
+    rows = (height // 3) & ~1
+    cols = len(_BARS_RGB) + 2
+    y = np.empty((rows, width), np.int16)
+    u = np.empty((rows // 2, (width + 1) // 2), np.uint8)
+    v = np.empty_like(u)
+    for i in range(cols):
+        x0, x1 = i * width // cols & ~1, (i + 1) * width // cols & ~1 if i < cols - 1 else width
+        if i < len(_BARS_RGB):
+            r, g, b = (c / 255 for c in _BARS_RGB[i])
+            luma = kr * r + (1 - kr - kb) * g + kb * b
+            y[:, x0:x1] = round(16 + 219 * luma)
+            u[:, x0 // 2 : (x1 + 1) // 2] = round(128 + 224 * (b - luma) / (2 * (1 - kb)))
+            v[:, x0 // 2 : (x1 + 1) // 2] = round(128 + 224 * (r - luma) / (2 * (1 - kr)))
+        else:
+            y[:, x0:x1] = _SUPER_WHITE if i == len(_BARS_RGB) else _SUPER_BLACK
+            u[:, x0 // 2 : (x1 + 1) // 2] = 128
+            v[:, x0 // 2 : (x1 + 1) // 2] = 128
+    return top, (y, u, v)
+
+
 def make_video(
     path: str | os.PathLike,
     *,
@@ -33,12 +66,15 @@ def make_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     crf: int = 20,
+    bars: bool = False,
 ) -> Path:
     """Write a deterministic test video: a moving gradient and disc under film grain.
 
     ``color`` paints a flat (Y, U, V) frame instead (for layout tests); ``grain`` is the
     grain amplitude in luma steps, so the picture does not compress trivially;
-    ``audio_hz`` adds a stereo tone.
+    ``audio_hz`` adds a stereo tone. ``bars`` lays saturated colour bars (75 % SMPTE,
+    100 % primaries, super-white and super-black codes) over the middle third and tags
+    the file BT.709, so a comparison can see a colour error, not just a shape error.
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -49,6 +85,11 @@ def make_video(
         vs = out.add_stream(codec, rate=fps, options=opts)
         vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
         vs.time_base = Fraction(1, fps)
+        if bars:
+            cc = vs.codec_context
+            cc.colorspace = cc.color_primaries = cc.color_trc = 1  # BT.709
+            cc.color_range = 1
+        band = _bar_band(width, height) if bars else None
         astream = None
         if audio_hz is not None:
             astream = out.add_stream("aac", rate=audio_rate)
@@ -74,10 +115,18 @@ def make_video(
                 y = base.astype(np.int16)
                 u = np.full((ch, cw), 128 + int(30 * math.sin(2 * math.pi * phase)), np.uint8)
                 v = np.full((ch, cw), 128 + int(30 * math.cos(2 * math.pi * phase)), np.uint8)
+            lo, hi = 16, 235
+            if band is not None:  # the bars replace the picture in the middle third
+                top, (by, bu, bv) = band
+                y[top : top + by.shape[0]] = by
+                u, v = u.copy(), v.copy()
+                u[top // 2 : top // 2 + bu.shape[0]] = bu
+                v[top // 2 : top // 2 + bv.shape[0]] = bv
+                lo, hi = 0, 255  # the super-white and super-black bars use the full code range
             if field is not None:
                 oy, ox = rng.integers(0, 64, size=2)
                 y = y + field[oy : oy + height, ox : ox + width]
-            y8 = np.clip(y, 16, 235).astype(np.uint8)
+            y8 = np.clip(y, lo, hi).astype(np.uint8)
             frame = av.VideoFrame(width, height, "yuv420p")
             for idx, plane in enumerate((y8, u, v)):
                 dst = frame.planes[idx]

@@ -3,7 +3,9 @@ equations and against what the ffmpeg CLI renders from the same inputs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from colourbars import (
     first_frame,
     full_code_range_planes,
     luma_psnr,
+    read_planes,
     region_means,
     write_bars,
     write_planes,
@@ -241,3 +244,39 @@ def test_still_pictures_come_out_bt709(tmp_path, fmt):
     planes = first_frame(render(src, tmp_path / "out.mp4"), 0)
     errors = bar_errors(planes, Variant(fmt, w, h))
     assert not errors, f"{fmt}: " + "; ".join(errors)
+
+
+# --- the same codes on FFmpeg 7 and FFmpeg 8 -------------------------------------------------
+
+OTHER_PYTHON = os.environ.get("FARM_OTHER_PYTHON")
+RENDER_SCRIPT = """
+import sys
+from farm.pipeline import render_mashup
+from farm.spec import MashupSpec
+src, out = sys.argv[1:3]
+render_mashup(MashupSpec(mains=(src,), template=src, output=out, encoder="libx264", fit="contain", fade_s=0.0, crf=0, duration_s=0.1))
+import av
+print(av.__version__, av.ffmpeg_version_info)
+"""
+
+
+@pytest.mark.skipif(not OTHER_PYTHON, reason="set FARM_OTHER_PYTHON to a Python with another PyAV build (make check-ffmpeg)")
+@pytest.mark.parametrize("name", [*VARIANTS, "full-code-range"])
+def test_same_codes_on_another_ffmpeg(tmp_path, bars_dir, name):
+    """Rendered losslessly here and under another PyAV (another FFmpeg), every pixel of
+    every plane agrees within one level."""
+    import av
+
+    src = bars_dir / f"{name}.mp4"
+    outs = []
+    for label, python in (("here", sys.executable), ("other", OTHER_PYTHON)):
+        out = tmp_path / f"{label}.mp4"
+        proc = subprocess.run([python, "-c", RENDER_SCRIPT, str(src), str(out)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        outs.append((proc.stdout.strip(), out))
+    assert outs[0][0] != outs[1][0], f"both runs used {outs[0][0]}: nothing compared"
+    with av.open(str(outs[0][1])) as a, av.open(str(outs[1][1])) as b:
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
+            for pa, pb in zip(read_planes(fa), read_planes(fb)):
+                worst = int(np.abs(pa.astype(int) - pb.astype(int)).max())
+                assert worst <= 1, f"{name}: {outs[0][0]} and {outs[1][0]} differ by {worst} levels"
