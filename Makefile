@@ -56,7 +56,7 @@ test-min:
 	.venv-min/bin/python -m pip install --quiet "pip==$(PIP_VERSION)" "setuptools>=77" wheel
 	.venv-min/bin/python -c "import re, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 	  deps = p['dependencies'] + p['optional-dependencies']['test'] + p['optional-dependencies']['bench']; \
-	  print('\n'.join(re.sub(r'>=([^,]+),.*', r'==\1', d) for d in deps))" > .venv-min/lowest.txt
+	  print('\n'.join(sorted({re.sub(r'>=([^,]+),.*', r'==\1', d) for d in deps})))" > .venv-min/lowest.txt
 	.venv-min/bin/python -m pip install --quiet -r .venv-min/lowest.txt
 	.venv-min/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	.venv-min/bin/python -m pytest -q

@@ -12,10 +12,18 @@ import av
 import numpy as np
 import pytest
 
-# Colours as limited-range (Y, U, V): distinct enough to tell apart after encoding.
-RED = (81, 90, 240)
-BLUE = (41, 240, 110)
-GREEN = (145, 54, 34)
+
+# Saturated colours as BT.709 limited-range (Y, U, V), from the BT.709 equations on
+# 100 % R'G'B' primaries: a layout test on them also sees a matrix or range error.
+def _bt709(r: float, g: float, b: float) -> tuple[int, int, int]:
+    kr, kb = 0.2126, 0.0722
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    return round(16 + 219 * y), round(128 + 224 * (b - y) / (2 * (1 - kb))), round(128 + 224 * (r - y) / (2 * (1 - kr)))
+
+
+RED = _bt709(1, 0, 0)  # (63, 102, 240)
+BLUE = _bt709(0, 0, 1)  # (32, 240, 118)
+GREEN = _bt709(0, 1, 0)  # (173, 42, 26)
 GREY = (128, 128, 128)
 
 
