@@ -210,10 +210,39 @@ def _linear_rgb(yn, un, vn, src: SourceColour):
         r, g, b = r.clamp(min=0), g.clamp(min=0), b.clamp(min=0)
         peak = HLG_PEAK_NITS if src.transfer == "hlg" else src.peak_nits
         top = torch.maximum(torch.maximum(r, g), b)
-        mapped = bt2390_eetf(top, source_peak_nits=peak, target_peak_nits=SDR_WHITE_NITS)
-        gain = mapped / (top.clamp(min=1e-6) * SDR_WHITE_NITS)
+        gain = _eetf_gain(top, peak)
         r, g, b = r * gain, g * gain, b * gain
     return fit_gamut(r, g, b)
+
+
+_EETF_STEPS = 4096
+_EETF_TABLES: dict[tuple[float, str], tuple[float, torch.Tensor]] = {}
+
+
+def _eetf_gain(nits: torch.Tensor, peak_nits: float) -> torch.Tensor:
+    """BT.2390 EETF gain (output relative to SDR white, per input nit) by table.
+
+    Below the knee the EETF is the identity; above it, it is smooth in linear light, so a
+    4096-step table with linear interpolation matches the formula to a fraction of a level
+    at a fraction of the cost of its PQ round trip.
+    """
+    key = (float(peak_nits), str(nits.device))
+    entry = _EETF_TABLES.get(key)
+    if entry is None:
+        xs = torch.linspace(0.0, peak_nits, _EETF_STEPS + 1, dtype=torch.float64)
+        ys = bt2390_eetf(xs, source_peak_nits=peak_nits, target_peak_nits=SDR_WHITE_NITS)
+        changed = (ys - xs).abs() > 1e-6 * xs.clamp(min=1.0)
+        knee = float(xs[changed.nonzero()[0, 0] - 1]) if bool(changed.any()) else float(peak_nits)
+        entry = (knee, ys.to(torch.float32).to(nits.device))
+        _EETF_TABLES[key] = entry
+    knee, table = entry
+    pos = (nits.clamp(0, peak_nits) * (_EETF_STEPS / peak_nits))
+    lo = pos.floor()
+    frac = pos - lo
+    lo = lo.long().clamp_(max=_EETF_STEPS - 1)
+    mapped = table[lo] * (1 - frac) + table[lo + 1] * frac
+    mapped = torch.where(nits <= knee, nits.clamp(max=SDR_WHITE_NITS), mapped)
+    return mapped / (nits.clamp(min=1e-6) * SDR_WHITE_NITS)
 
 
 def _encode_sdr(r, g, b, src: SourceColour):
@@ -236,23 +265,50 @@ def convert_to_bt709(planes: Planes, *, source: SourceColour) -> Planes:
         return planes
     h, w = planes.y.shape[-2:]
     ch, cw = planes.u.shape[-2:]
-    yn, un, vn = _normalise(planes.y, planes.u, planes.v, source)
-    if not source.needs_colour_change:
-        return _to_codes(yn, un, vn)
-    if not source.is_hdr and source.primaries != "bt2020":
-        m = _matrix_map(source.matrix)
-        if source.matrix == "bt709":  # range only
+    if not source.needs_colour_change or (not source.is_hdr and source.primaries != "bt2020"):
+        yn, un, vn = _normalise(planes.y, planes.u, planes.v, source)
+        if not source.needs_colour_change or source.matrix == "bt709":  # depth or range only
             return _to_codes(yn, un, vn)
         # Greys stay grey, so chroma depends on chroma alone and luma gains chroma terms.
+        m = _matrix_map(source.matrix)
         y_out = yn + m[0][1] * _up2(un, h, w) + m[0][2] * _up2(vn, h, w)
         u_out = m[1][1] * un + m[1][2] * vn
         v_out = m[2][1] * un + m[2][2] * vn
         return _to_codes(y_out, u_out, v_out)
-    # Non-linear: luma from every pixel with its block's chroma, chroma from each block's
-    # mean luma (the 4:2:0 grid), both through the same transfer chain.
-    y_out, _, _ = _encode_sdr(*_linear_rgb(yn, _up2(un, h, w), _up2(vn, h, w), source), source)
-    _, u_out, v_out = _encode_sdr(*_linear_rgb(_down2(yn, ch, cw), un, vn, source), source)
+    # Non-linear. The whole chain runs once per 4:2:0 block, on the block's mean luma and
+    # its chroma: that gives the block's colour exactly (flat areas are exact). Luma detail
+    # inside a block follows the chain's grey curve, a per-code table: each pixel gets the
+    # block's output luma plus curve(pixel) - curve(block mean). A quarter of the pixels go
+    # through the transcendental maths; the full-resolution work is a table lookup.
+    mean_codes = _down2(planes.y.float(), ch, cw)
+    ym, un, vn = _normalise(mean_codes, planes.u, planes.v, source)
+    y_block, u_out, v_out = _encode_sdr(*_linear_rgb(ym, un, vn, source), source)
+    curve = _grey_curve(source, planes.y.device)
+    top = curve.numel() - 1
+    mean_codes.clamp_(0, top)
+    lo = mean_codes.floor()
+    frac = mean_codes.sub_(lo)
+    lo = lo.long()
+    curve_mean = torch.lerp(curve[lo], curve[(lo + 1).clamp_(max=top)], frac)
+    # the planes' dtype holds at most ``bits`` bits (swscale and NVDEC write no more)
+    y_out = curve[planes.y.int()].add_(_up2(y_block.sub_(curve_mean), h, w))
     return _to_codes(y_out, u_out, v_out)
+
+
+_CURVES: dict[tuple[SourceColour, str], torch.Tensor] = {}
+
+
+def _grey_curve(source: SourceColour, device: torch.device) -> torch.Tensor:
+    """Output Y' (normalised) of the neutral grey at every input code value of ``source``."""
+    key = (source, str(device))
+    curve = _CURVES.get(key)
+    if curve is None:
+        codes = torch.arange(1 << source.bits, dtype=torch.float32)
+        zero = torch.full_like(codes, float(128 << (source.bits - 8)))
+        yn, un, vn = _normalise(codes, zero, zero, source)
+        curve = _encode_sdr(*_linear_rgb(yn, un, vn, source), source)[0].to(device)
+        _CURVES[key] = curve
+    return curve
 
 
 def yuva_over_black(planes: Planes, alpha_y: torch.Tensor, alpha_c: torch.Tensor) -> Planes:
