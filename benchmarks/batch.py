@@ -345,8 +345,8 @@ def run_batch_bench(
 
     report = {
         "machine": machine_line(),
-        "inputs": (f"{len(inputs['source'])} mains of {seconds:g} s 1920x1080p30 (film grain {GRAIN}, stereo tone), "
-                   f"{TEMPLATES} templates of {TEMPLATE_S:g} s 1080x1920p30 (looped), {MUSIC_TRACKS} music tracks "
+        "inputs": (f"{len(inputs['source'])} mains of {seconds:g} s 1920x1080p30 (colour bars, film grain {GRAIN}, stereo tone), "
+                   f"{TEMPLATES} templates of {TEMPLATE_S:g} s 1080x1920p30 (colour bars, looped), {MUSIC_TRACKS} music tracks "
                    f"of {seconds + 2:g} s"),
         "settings": (f"vertical 1080x1920, cover, fade {specs[0]['fade_s']} s, music at {specs[0]['music_volume']}, "
                      f"libx264 {specs[0]['preset']} crf {specs[0]['crf']}, AAC 160k 48 kHz"),

@@ -116,6 +116,15 @@ def region_yuv(frame: np.ndarray, *, width: int, height: int, x: int, y: int, w:
     )
 
 
+def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:
+    """How far a tone at ``hz`` stands above the spectrum's mean (a clean tone: hundreds)."""
+    mono = samples.mean(axis=0)
+    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono))))
+    freqs = np.fft.rfftfreq(len(mono), 1 / rate)
+    band = (freqs > hz - 8) & (freqs < hz + 8)
+    return float(spec[band].max() / (spec.mean() + 1e-9))
+
+
 def close_to(actual, expected, tol: float = 6.0) -> bool:
     return all(abs(a - e) <= tol for a, e in zip(actual, expected))
 

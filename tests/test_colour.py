@@ -280,3 +280,22 @@ def test_same_codes_on_another_ffmpeg(tmp_path, bars_dir, name):
             for pa, pb in zip(read_planes(fa), read_planes(fb)):
                 worst = int(np.abs(pa.astype(int) - pb.astype(int)).max())
                 assert worst <= 1, f"{name}: {outs[0][0]} and {outs[1][0]} differ by {worst} levels"
+
+
+def test_overlays_use_the_bt709_equations():
+    """Captions and logos are RGBA converted once by the kernels: saturated colours land on
+    the BT.709 values (flat 2x2 blocks, so 4:2:0 chroma is exact)."""
+    import torch
+
+    import kernels
+
+    colours = [rgb for _, rgb in BARS] + [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
+    rgba = torch.zeros((2, 2 * len(colours), 4), dtype=torch.uint8)
+    for i, rgb in enumerate(colours):
+        rgba[:, 2 * i : 2 * i + 2, :3] = torch.tensor(rgb, dtype=torch.uint8)
+    rgba[..., 3] = 255
+    ov = kernels.rgba_to_yuva420(rgba)
+    for i, rgb in enumerate(colours):
+        want = expected_bt709(rgb)
+        got = (float(ov.planes.y[0, 2 * i]), float(ov.planes.u[0, i]), float(ov.planes.v[0, i]))
+        assert max(abs(a - b) for a, b in zip(got, want)) <= 0.5, f"{rgb}: {got} vs {want}"

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import BLUE, GREEN, GREY, RED, close_to, flat_clip, read_frames, region_yuv, write_video
+from conftest import BLUE, GREEN, GREY, RED, close_to, flat_clip, read_frames, region_yuv, tone_level, write_video
 from farm.pipeline import render_mashup
 from farm.samples import make_audio, make_video
 from farm.spec import MashupSpec
@@ -152,14 +152,6 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
         s = c.streams.audio[0]
         chunks = [f.to_ndarray().astype(np.float32) for f in c.decode(s)]
         return np.concatenate(chunks, axis=1), s.sample_rate
-
-
-def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:
-    mono = samples.mean(axis=0)
-    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono))))
-    freqs = np.fft.rfftfreq(len(mono), 1 / rate)
-    band = (freqs > hz - 8) & (freqs < hz + 8)
-    return float(spec[band].max() / (spec.mean() + 1e-9))
 
 
 def test_audio_length_main_sound_and_music(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from colourbars import expected_bt709, first_frame, region_means
-from conftest import run_farm
+from conftest import run_farm, tone_level
 from farm.pipeline import render_mashup
 from farm.spec import MashupSpec
 from kernels import fit_geometry, layout_geometry
@@ -118,14 +118,6 @@ def out_audio(path: Path) -> tuple[np.ndarray, int]:
     with av.open(str(path)) as c:
         s = c.streams.audio[0]
         return np.concatenate([f.to_ndarray() for f in c.decode(s)], axis=1), s.sample_rate
-
-
-def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:
-    mono = samples.mean(axis=0)
-    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono))))
-    freqs = np.fft.rfftfreq(len(mono), 1 / rate)
-    band = (freqs > hz - 8) & (freqs < hz + 8)
-    return float(spec[band].max() / (spec.mean() + 1e-9))
 
 
 @pytest.fixture(scope="module")
