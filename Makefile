@@ -21,6 +21,10 @@ $(BIN)/farm: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip==$(PIP_VERSION)"
 	$(TORCH_ENV) $(BIN)/python -m pip install --quiet "$$(grep '^torch==' $(LOCK))"
+ifeq ($(HAS_NVIDIA),yes)
+	$(BIN)/python -c 'import sys, torch; sys.exit("+cpu" in torch.__version__)' || \
+	    PIP_FIND_LINKS= $(BIN)/python -m pip install --quiet --force-reinstall "$$(grep '^torch==' $(LOCK))"
+endif
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/farm
@@ -44,6 +48,8 @@ lock:
 	.venv-lock/bin/pip-compile --quiet --no-header --strip-extras --allow-unsafe --all-build-deps \
 	    --extra test --extra bench --no-emit-index-url --no-emit-find-links -c .venv-lock/torch.txt \
 	    -o $(LOCK).new pyproject.toml
+	@! grep -qE '^(nvidia-|triton==)' $(LOCK).new || { rm -f $(LOCK).new; \
+	    echo "make lock: pip-compile chose a CUDA build of torch; run it where torch's CPU build lies on local disk" >&2; exit 1; }
 	{ echo "# The locked dependency set: exactly what 'make run' and 'make test' install and CI tests."; \
 	  echo "# Regenerate with 'make lock' (pip-compile from pyproject.toml's ranges)."; \
 	  sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/' $(LOCK).new; } > $(LOCK)

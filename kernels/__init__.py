@@ -22,12 +22,12 @@ _EXPORTS = {
     "_color": ("YuvaOverlay", "rgb_to_yuv420", "rgba_to_yuva420", "yuv420_to_rgb"),
     "_overlay": ("alpha_overlay",),
     "_source": (
-        "MATRICES", "PRIMARIES", "RANGES", "TRANSFERS", "MatrixName", "PrimariesName", "RangeName",
-        "SourceColour", "TransferName",
+        "HLG_PEAK_NITS", "MATRICES", "PRIMARIES", "RANGES", "SDR_WHITE_NITS", "TRANSFERS", "MatrixName",
+        "PrimariesName", "RangeName", "SourceColour", "TransferName",
     ),
     "_convert": (
-        "SDR_WHITE_NITS", "bt2390_eetf", "convert_to_bt709", "fit_gamut", "hlg_inverse_oetf", "pq_eotf",
-        "pq_inverse_eotf", "yuva_over_black",
+        "BT2020_TO_BT709", "bt2390_eetf", "convert_to_bt709", "fit_gamut", "hlg_inverse_oetf", "pq_eotf",
+        "pq_inverse_eotf",
     ),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -50,14 +50,13 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static tools see the plain imports
     from kernels._color import YuvaOverlay, rgb_to_yuv420, rgba_to_yuva420, yuv420_to_rgb  # noqa: F401
     from kernels._convert import (  # noqa: F401
-        SDR_WHITE_NITS,
+        BT2020_TO_BT709,
         bt2390_eetf,
         convert_to_bt709,
         fit_gamut,
         hlg_inverse_oetf,
         pq_eotf,
         pq_inverse_eotf,
-        yuva_over_black,
     )
     from kernels._fade import crossfade, fade_level, fade_to_black  # noqa: F401
     from kernels._fit import (  # noqa: F401
@@ -85,9 +84,11 @@ if TYPE_CHECKING:  # static tools see the plain imports
     from kernels._layout import compose_two_thirds, paste, region  # noqa: F401
     from kernels._overlay import alpha_overlay  # noqa: F401
     from kernels._source import (  # noqa: F401
+        HLG_PEAK_NITS,
         MATRICES,
         PRIMARIES,
         RANGES,
+        SDR_WHITE_NITS,
         TRANSFERS,
         MatrixName,
         PrimariesName,

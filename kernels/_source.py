@@ -18,6 +18,8 @@ PRIMARIES: tuple[str, ...] = get_args(PrimariesName)
 TRANSFERS: tuple[str, ...] = get_args(TransferName)
 
 PQ_DEFAULT_PEAK_NITS = 1000.0  # mastering peak assumed when a PQ file does not say
+SDR_WHITE_NITS = 203.0  # HDR reference white (BT.2408), shown as SDR's 100 %
+HLG_PEAK_NITS = 1000.0  # the nominal HLG display (BT.2100)
 
 
 @dataclass(frozen=True)

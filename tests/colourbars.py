@@ -141,13 +141,14 @@ def planes_for(rgb: np.ndarray, v: Variant) -> list[np.ndarray]:
     return [np.clip(np.round(p), 0, top).astype(dtype) for p in (Y, U, V)]
 
 
-def write_planes(path: Path, frames: list[list[np.ndarray]], *, v: Variant, fps: int = 30) -> Path:
-    """Encode (nearly) losslessly planes given as code values, tagged as ``v`` says."""
+def write_planes(path: Path, frames: list[list[np.ndarray]], *, v: Variant, fps: int = 30, x265_params: str = "") -> Path:
+    """Encode (nearly) losslessly planes given as code values, tagged as ``v`` says
+    (``x265_params`` adds to libx265's, e.g. HDR mastering metadata)."""
     h, w = frames[0][0].shape
     pix_fmt = "yuv420p10le" if v.bits > 8 else ("yuvj420p" if v.full and v.tags is None else "yuv420p")
     with av.open(str(path), "w") as out:
         if v.codec == "libx265":
-            opts = {"x265-params": "lossless=1:log-level=error", "preset": "ultrafast"}
+            opts = {"x265-params": "lossless=1:log-level=error" + (f":{x265_params}" if x265_params else ""), "preset": "ultrafast"}
         elif v.codec == "libx264":
             opts = {"qp": "0", "preset": "ultrafast"}
         elif v.codec == "libsvtav1":

@@ -299,3 +299,38 @@ def test_overlays_use_the_bt709_equations():
         want = expected_bt709(rgb)
         got = (float(ov.planes.y[0, 2 * i]), float(ov.planes.u[0, i]), float(ov.planes.v[0, i]))
         assert max(abs(a - b) for a, b in zip(got, want)) <= 0.5, f"{rgb}: {got} vs {want}"
+
+
+@pytest.mark.parametrize("metadata", ["max-cll=4000,400", "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)", ""])
+def test_pq_highlights_roll_off_to_the_peak_the_metadata_states(tmp_path, metadata):
+    """A 600-nit grey in a clip mastered for 4000 nits stays clearly below SDR white; the same
+    clip with no metadata is taken as a 1000-nit master, where 600 nits is near its peak
+    and lands on white."""
+    from colourbars import codes, ycbcr
+
+    import kernels
+
+    w, h = 960, 540
+    sig = np.zeros((h, w, 3))
+    sig[:, : w // 2] = float(kernels.pq_inverse_eotf(torch_tensor(26.0)))  # mid-grey
+    sig[:, w // 2 :] = float(kernels.pq_inverse_eotf(torch_tensor(600.0)))
+    y, cb, cr = ycbcr(sig, "bt2020")
+    planes = [np.clip(np.round(p), 0, 1023).astype(np.uint16) for p in codes(y, cb[::2, ::2], cr[::2, ::2], full=False, bits=10)]
+    v = Variant("pq", w, h, matrix="bt2020", tags="pq", bits=10, codec="libx265")
+    params = f"hdr10=1:{metadata}" if metadata else ""
+    src = write_planes(tmp_path / "pq.mp4", [planes] * 6, v=v, x265_params=params)
+    f = first_frame(render(src, tmp_path / "out.mp4"), 2)
+    px, py, pw, ph = picture_box(Variant("pq", w, h), GEO.main)
+    grey = region_means(f, (px + pw // 8, py + ph // 4, pw // 4, ph // 2))[0]
+    bright = region_means(f, (px + 5 * pw // 8, py + ph // 4, pw // 4, ph // 2))[0]
+    if metadata:
+        assert 215 <= bright <= 230, f"600 nits of a 4000-nit master: Y' {bright}"
+        assert 95 <= grey <= SDR_MID_GREY_Y + 1, f"mid-grey {grey}"
+    else:
+        assert bright >= 233 and abs(grey - SDR_MID_GREY_Y) <= 2, (grey, bright)
+
+
+def torch_tensor(x: float):
+    import torch
+
+    return torch.tensor(x)

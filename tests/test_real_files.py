@@ -55,8 +55,12 @@ def write_av(
     audio_layout: str = "stereo",
     audio_codec: str = "aac",
     fmt: str | None = None,
+    audio_start_s: float = 0.0,
+    octave_from_s: float | None = None,
 ) -> Path:
-    """A BT.709-tagged H.264 clip of one picture at the given (possibly irregular) times, with a tone."""
+    """A BT.709-tagged H.264 clip of one picture at the given (possibly irregular) times, with
+    a tone whose first sample is at ``audio_start_s`` and which jumps an octave at
+    ``octave_from_s`` (seconds of the tone), so its alignment can be checked."""
     h, w = planes[0].shape
     tb = Fraction(1, 1000)
     with av.open(str(path), "w", format=fmt) as out:
@@ -82,13 +86,16 @@ def write_av(
         if a is not None:
             n = int(end * audio_rate)
             channels = len(a.layout.channels)
-            tone = (0.3 * np.sin(2 * math.pi * audio_hz * np.arange(n) / audio_rate)).astype(np.float32)
+            t = np.arange(n) / audio_rate
+            hz = np.where(t >= octave_from_s, 2 * audio_hz, audio_hz) if octave_from_s is not None else audio_hz
+            tone = (0.3 * np.sin(2 * math.pi * np.cumsum(np.broadcast_to(hz, t.shape)) / audio_rate)).astype(np.float32)
+            offset = int(round(audio_start_s * audio_rate))
             size = a.codec_context.frame_size or 1024
             for i in range(0, n, size):
                 chunk = np.repeat(tone[None, i : i + size], channels, axis=0)
                 af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=audio_layout)
                 af.sample_rate = audio_rate
-                af.pts = i
+                af.pts = i + offset
                 out.mux(a.encode(af))
             out.mux(a.encode(None))
     return path
@@ -288,13 +295,12 @@ def test_audio_that_breaks_part_way(tmp_path, grey):
         for packet in src.demux():
             if packet.dts is None:
                 continue
+            out_stream = streams[packet.stream.index]
             if packet.stream.type == "audio" and packet.pts * packet.time_base > 0.5:
                 garbage = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
                 garbage.pts, garbage.dts, garbage.time_base = packet.pts, packet.dts, packet.time_base
                 packet = garbage
-                packet.stream = streams[1]
-            else:
-                packet.stream = streams[packet.stream.index]
+            packet.stream = out_stream
             dst.mux(packet)
     proc = run_farm("mashup", str(broken), "--template", str(grey), "-o", str(tmp_path / "out.mp4"), "--fade", "0", "-q")
     assert proc.returncode == 0, proc.stderr
@@ -325,3 +331,105 @@ def test_animated_gif_is_a_video_and_a_one_frame_gif_an_image(tmp_path, ffmpeg):
     proc = run_farm("media", "import", str(anim), "--kind", "template", "--workspace", str(ws.root))
     assert proc.returncode == 0, proc.stderr
 
+
+
+def window(samples: np.ndarray, rate: int, t0: float, t1: float) -> np.ndarray:
+    return samples[:, int(t0 * rate) : int(t1 * rate)]
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
+
+
+def hears(samples: np.ndarray, rate: int, t0: float, t1: float, hz: float) -> bool:
+    """The window holds the tone at ``hz`` rather than its octave (or the other way round)."""
+    w = window(samples, rate, t0, t1)
+    other = 2 * hz if hz < 600 else hz / 2
+    return rms(w) > 0.05 and tone_level(w, rate, hz) > 3 * tone_level(w, rate, other)
+
+
+def test_audio_that_starts_after_the_video_keeps_sync(tmp_path, grey):
+    # the tone's first sample is at 0.3 s; it jumps an octave 0.3 s into the tone
+    src = write_av(tmp_path / "late.mp4", planes=halves(RED, RED), times_s=[i / 30 for i in range(30)],
+                   audio_hz=440.0, audio_start_s=0.3, octave_from_s=0.3)  # fmt: skip
+    samples, rate = out_audio(render(tmp_path, src, grey))
+    assert rms(window(samples, rate, 0.0, 0.27)) < 0.01, "silence before the sound starts"
+    assert hears(samples, rate, 0.33, 0.57, 440.0) and hears(samples, rate, 0.64, 0.95, 880.0)
+
+
+def test_audio_that_starts_before_the_video_is_cut_to_it(tmp_path, grey):
+    # the picture starts at 0.3 s, the sound at 0: the first 0.3 s of sound are dropped
+    src = write_av(tmp_path / "early.mkv", planes=halves(RED, RED), times_s=[0.3 + i / 30 for i in range(30)],
+                   audio_hz=440.0, octave_from_s=0.5)  # fmt: skip
+    samples, rate = out_audio(render(tmp_path, src, grey))
+    assert hears(samples, rate, 0.02, 0.18, 440.0) and hears(samples, rate, 0.24, 0.9, 880.0)
+
+
+def test_damage_in_the_middle_of_the_audio_is_silent_and_the_rest_keeps_sync(tmp_path, grey):
+    good = write_av(tmp_path / "good.mkv", planes=halves(RED, RED), times_s=[i / 30 for i in range(30)],
+                    audio_hz=440.0, octave_from_s=0.7)  # fmt: skip
+    broken = tmp_path / "holed.mkv"
+    rng = np.random.default_rng(2)
+    with av.open(str(good)) as src, av.open(str(broken), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            out_stream = streams[packet.stream.index]
+            if packet.stream.type == "audio" and 0.4 < t < 0.6:
+                garbage = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
+                garbage.pts, garbage.dts, garbage.time_base = packet.pts, packet.dts, packet.time_base
+                packet = garbage
+            packet.stream = out_stream
+            dst.mux(packet)
+    samples, rate = out_audio(render(tmp_path, broken, grey))
+    assert hears(samples, rate, 0.05, 0.38, 440.0)
+    assert rms(window(samples, rate, 0.45, 0.55)) < 0.01, "silence over the damaged packets"
+    assert hears(samples, rate, 0.62, 0.69, 440.0) and hears(samples, rate, 0.75, 0.95, 880.0), "resumes in sync"
+
+
+def test_transparent_edges_blend_with_black_not_with_hidden_colour(tmp_path, ffmpeg, grey):
+    """Scaled up 3.4x, the red/transparent edge must fade red -> black: the white hidden under
+    zero alpha must not bleed in (a pink or grey fringe, brighter than the red)."""
+    path = tmp_path / "edge.webm"
+    ffmpeg_run(ffmpeg, "-f", "lavfi", "-i", TRANSPARENT_RIGHT, "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-auto-alt-ref", "0", str(path))
+    out = render(tmp_path, path, grey, fit="contain")
+    ox, oy, pw, ph = main_picture(W, H)
+    y = first_frame(out, 5)[0][oy + ph // 4 : oy + 3 * ph // 4, ox : ox + pw].astype(int)
+    edge = y[:, pw // 2 - 12 : pw // 2 + 12]
+    assert edge.max() <= RED[0] + 8, f"a bright fringe at the transparent edge (max Y {edge.max()})"
+
+
+def test_limited_range_grey_video_keeps_its_levels(tmp_path, grey):
+    """A monochrome clip (gray pixel format) coded in limited range: black stays 16 and white
+    235 (libswscale reads gray as full range whatever it is told)."""
+    path = tmp_path / "mono.mkv"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("ffv1", rate=30)
+        vs.width, vs.height, vs.pix_fmt = W, H, "gray"
+        vs.codec_context.color_range = 1
+        for i in range(10):
+            frame = av.VideoFrame(W, H, "gray")
+            raw = np.frombuffer(frame.planes[0], np.uint8).reshape(-1, frame.planes[0].line_size)
+            raw[: H // 2, :W] = 16
+            raw[H // 2 : H, :W] = 235
+            frame.color_range = 1
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    out = render(tmp_path, path, grey, fit="contain")
+    ox, oy, pw, ph = main_picture(W, H)
+    f = first_frame(out, 5)
+    assert near(region_means(f, (ox + 40, oy + ph // 8, pw - 80, ph // 4)), BLACK, 2)
+    assert near(region_means(f, (ox + 40, oy + 5 * ph // 8, pw - 80, ph // 4)), (235.0, 128.0, 128.0), 2)
+
+
+def test_unsupported_colour_matrix_is_one_clear_line(tmp_path, ffmpeg, grey, source_with_tone):
+    ycgco = tmp_path / "ycgco.mp4"
+    ffmpeg_run(ffmpeg, "-i", str(source_with_tone), "-c", "copy", "-an", "-bsf:v", "h264_metadata=matrix_coefficients=8", str(ycgco))
+    proc = run_farm("mashup", str(ycgco), "--template", str(grey), "-o", str(tmp_path / "out.mp4"), "-q")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ycgco.mp4" in lines[0] and "YCgCo" in lines[0], proc.stderr
+    assert not (tmp_path / "out.mp4").exists()

@@ -36,6 +36,7 @@ def decode_audio(path: str, *, origin_s: float = 0.0, max_s: float | None = None
             raise input_error(path, "has no audio stream")
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
         total = 0
+        started = False
         limit = int(max_s * SAMPLE_RATE) if max_s is not None else None
         try:
             for packet in container.demux(stream):
@@ -47,14 +48,20 @@ def decode_audio(path: str, *, origin_s: float = 0.0, max_s: float | None = None
                         damaged_at = float(packet.pts * packet.time_base)
                     continue
                 for frame in frames:
+                    t = frame.time  # read before resampling, which clears the timestamps
                     arr = _resampled(resampler, frame)
-                    if frame.time is not None:
-                        at = int(round((frame.time - origin_s) * SAMPLE_RATE))
-                        if at > total + GAP_SAMPLES:  # late start, or a gap: silence
+                    if t is not None:
+                        at = int(round((t - origin_s) * SAMPLE_RATE))
+                        if not started and at > 0:  # starts after the video: leading silence
+                            chunks.append(np.zeros((CHANNELS, at), np.float32))
+                            total = at
+                        elif not started and at < 0:  # starts before the video: drop that part
+                            arr = arr[:, min(-at, arr.shape[1]) :]
+                        elif started and at > total + GAP_SAMPLES:  # a gap (or skipped damage): silence
                             chunks.append(np.zeros((CHANNELS, at - total), np.float32))
                             total = at
-                        elif at < 0 and total == 0:  # begins before the video: drop that part
-                            arr = arr[:, min(-at, arr.shape[1]) :]
+                    if arr.shape[1]:
+                        started = True
                     chunks.append(arr)
                     total += arr.shape[1]
                 if limit is not None and total >= limit:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import av
 from av.filter import Graph
 
-from farm.media._colour import FrameKind, declared_tags, frame_kind
+from farm.media._color import FrameKind, UnsupportedColour, declared_tags, frame_kind
 from farm.media._frames import FittedFrame, plane_view
 from farm.media._probe import MediaInfo, describe_av_error, input_error, open_input, video_stream
 from kernels import fit_geometry, small_cover_size
@@ -37,41 +37,39 @@ def _scale_args(width: int, height: int, kind: FrameKind, *, flags: str = SCALE_
     # Only resample: the same matrix and range on both sides, set explicitly so that no
     # FFmpeg version finds a difference to convert (FFmpeg 8 takes unset ones from the
     # frame's tags and converts YUV->YUV through 8-bit RGB when they differ, clipping).
-    # Colour conversion is the kernels' job.
+    # Full range on both sides, because libswscale reads gray and yuvj input as full
+    # whatever it is told. Colour conversion is the kernels' job.
     if kind.family == "rgb":
         return f"{width}:{height}:flags={flags}"
-    return (
-        f"{width}:{height}:flags={flags}:in_range={kind.range}:out_range={kind.range}:"
-        "in_color_matrix=bt709:out_color_matrix=bt709"
-    )
+    return f"{width}:{height}:flags={flags}:in_range=pc:out_range=pc:in_color_matrix=bt709:out_color_matrix=bt709"
 
 
 def to_planes(frame: av.VideoFrame, kind: FrameKind) -> "Planes":
-    """The graph's output frame as 8-bit BT.709 limited-range planes (converted, alpha over black)."""
-    import torch
-    import torch.nn.functional as F
-
+    """The graph's output frame as 8-bit BT.709 limited-range planes."""
     import kernels
 
     w, h = frame.width, frame.height
     if kind.family == "rgb":
-        rgb = plane_view(frame, 0, width=w, height=h, channels=4 if kind.alpha else 3)
-        if kind.alpha:  # over black: colour times alpha
-            a = rgb[..., 3:].to(torch.int32)
-            rgb = (rgb[..., :3].to(torch.int32) * a + 127).div_(255, rounding_mode="floor").to(torch.uint8)
-        return kernels.rgb_to_yuv420(rgb)
+        return kernels.rgb_to_yuv420(plane_view(frame, 0, width=w, height=h, channels=3))
     bps = 2 if kind.colour.bits > 8 else 1
     planes = kernels.Planes(
         plane_view(frame, 0, width=w, height=h, bytes_per_sample=bps),
         plane_view(frame, 1, width=w // 2, height=h // 2, bytes_per_sample=bps),
         plane_view(frame, 2, width=w // 2, height=h // 2, bytes_per_sample=bps),
     )
-    planes = kernels.convert_to_bt709(planes, source=kind.colour)
-    if kind.alpha:
-        alpha = plane_view(frame, 3, width=w, height=h)
-        alpha_c = F.avg_pool2d(alpha.float()[None, None], 2)[0, 0]
-        planes = kernels.yuva_over_black(planes, alpha, alpha_c)
-    return planes
+    return kernels.convert_to_bt709(planes, source=kind.colour)
+
+
+def _over_black(frame: av.VideoFrame, kind: FrameKind) -> list[tuple[str, str | None]]:
+    """Filters that composite a frame with alpha over black (premultiply), so transparent
+    pixels show black like a letterbox and the scaler blends colours, not colours hidden
+    under zero alpha."""
+    if not kind.alpha:
+        return []
+    if kind.family == "rgb":
+        return [("format", "gbrap"), ("premultiply", "inplace=1")]
+    planar = frame.format.name.startswith("yuva")
+    return [*([] if planar else [("format", "yuva444p")]), ("premultiply", "inplace=1")]
 
 
 def _alpha_decoder(stream) -> av.CodecContext | None:
@@ -133,7 +131,10 @@ class CpuVideoDecoder:
             try:
                 for frame in decoded_frames(container, stream):
                     if graph is None:
-                        kind = frame_kind(frame, declared)
+                        try:
+                            kind = frame_kind(frame, declared)
+                        except UnsupportedColour as err:
+                            raise input_error(info.path, str(err)) from None
                         graph, src, sinks = self._build(frame, info, box_width, box_height, fit, kind)
                     t = frame.time
                     if t is None:
@@ -174,6 +175,10 @@ class CpuVideoDecoder:
         head = src
         if frame.format.has_palette:  # transpose and crop take no palette: expand it first
             node = graph.add("format", "rgba")
+            head.link_to(node)
+            head = node
+        for name, args in _over_black(frame, kind):
+            node = graph.add(name, args)
             head.link_to(node)
             head = node
         if w < 2 or h < 2:  # a 1x1 video: repeat its pixels so 4:2:0 and the fit have room

@@ -22,9 +22,10 @@ class FittedFrame(NamedTuple):
 
     ``time_s`` is relative to the file's origin. ``picture`` is the scaled picture (box
     size for cover, the scaled size for contain and blur); ``background`` is the small
-    cover-fitted frame a blur background is made from (blur only). Each is an 8-bit
-    yuv420p ``av.VideoFrame`` (CPU decoder) or :class:`kernels.Planes` (GPU decoder);
-    :func:`as_planes` gives tensors either way.
+    cover-fitted frame a blur background is made from (blur only). Each is either an 8-bit
+    BT.709 yuv420p ``av.VideoFrame`` (the CPU decoder's untouched pass-through) or
+    :class:`kernels.Planes` (converted input, or a GPU decoder's); :func:`as_planes` gives
+    tensors either way.
     """
 
     time_s: float

@@ -138,7 +138,7 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
             info["sample_rate"] = int(astream.codec_context.sample_rate or 0)
             info["channels"] = int(astream.codec_context.channels or 0)
         if vstream is not None:
-            from farm.media._colour import declared_tags
+            from farm.media._color import declared_tags
 
             declared = declared_tags(vstream)
             first, second = _first_frames(container, vstream, path)
@@ -160,7 +160,7 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
                 start_s=float(start * vstream.time_base) if start is not None else float(first.time or 0.0),
                 video_codec=vstream.codec_context.name,
                 pix_fmt=first.format.name,
-                colour=_describe_colour(first, declared),
+                colour=_describe_colour(first, declared, path),
                 still=second is None and vstream.codec_context.name in IMAGE_CODECS,
             )
         else:
@@ -174,7 +174,8 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
 
 
 def _first_frames(container, stream, path) -> tuple[av.VideoFrame, av.VideoFrame | None]:
-    """The first frame, and for picture codecs the second (None: a still)."""
+    """The first frame, and for picture codecs the second (None: a still; the first again
+    when the second exists but does not decode)."""
     first = None
     try:
         for frame in container.decode(stream):
@@ -185,17 +186,21 @@ def _first_frames(container, stream, path) -> tuple[av.VideoFrame, av.VideoFrame
                 return first, None
     except av.error.FFmpegError as err:
         if first is not None:
-            return first, None
+            # a second packet that fails to decode is still a second frame: not a still
+            return first, first
         raise input_error(path, f"video does not decode ({describe_av_error(err)})") from None
     if first is None:
         raise input_error(path, "video stream has no frames (empty or truncated)")
     return first, None
 
 
-def _describe_colour(frame: av.VideoFrame, declared: dict[str, int]) -> str:
-    from farm.media._colour import frame_kind
+def _describe_colour(frame: av.VideoFrame, declared: dict[str, int | str], path) -> str:
+    from farm.media._color import UnsupportedColour, frame_kind
 
-    kind = frame_kind(frame, declared)
+    try:
+        kind = frame_kind(frame, declared)
+    except UnsupportedColour as err:
+        raise input_error(path, str(err)) from None
     if kind.family == "rgb":
         return "RGB with alpha" if kind.alpha else "RGB"
     bits = max((c.bits for c in frame.format.components), default=8)
