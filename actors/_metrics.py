@@ -1,4 +1,4 @@
-"""The farm's custom Ray metrics (``ray.util.metrics``), tagged by node and backend.
+"""The render workers' custom Ray metrics (``ray.util.metrics``), tagged by node and backend.
 
 Ray exports them with its own (prefixed ``ray_``) through each node's metrics agent, so
 the dashboard's Metrics view and any Prometheus scraping the cluster can chart them.
@@ -25,15 +25,4 @@ def worker_metrics() -> dict:
         ),
         "outcome": Counter("farm_worker_jobs", description="Jobs finished by a worker, by outcome", tag_keys=(*tags, "outcome")),
         "rss": Gauge("farm_worker_rss_bytes", description="Resident memory of the render worker", tag_keys=tags),
-    }
-
-
-@functools.lru_cache(maxsize=1)
-def driver_metrics() -> dict:
-    from ray.util.metrics import Gauge
-
-    return {
-        "jobs": Gauge("farm_jobs", description="Jobs of the running batch by state", tag_keys=("state",)),
-        "queue": Gauge("farm_queue_depth", description="Jobs waiting to render (pending)", tag_keys=()),
-        "throughput": Gauge("farm_batch_fps", description="Frames per second of the whole batch so far", tag_keys=()),
     }

@@ -6,11 +6,7 @@ import os
 import socket
 import time
 
-from farm.errors import FarmError
-
-# RenderResult.timings_s keys reported as stage metrics
-_STAGE_KEYS = {"probe": "probe", "wait_decode": "decode", "compose": "compose", "encode": "encode",
-               "finish": "mux", "total": "total"}
+from farm.jobs import TIMING_STAGES, JobOutcome
 
 
 def _rss_bytes() -> int:
@@ -30,16 +26,16 @@ class RenderWorker:
         backend: "cpu" or "gpu" (a metric tag; a GPU worker's encoder choice is "auto",
             which takes NVENC where the GPU has it).
 
-    The worker never touches the catalog: :meth:`render` returns a plain record that
-    the driver writes. Example (driver side)::
+    The worker never touches the catalog: :meth:`render` returns a
+    :class:`farm.jobs.JobOutcome` that the driver records. Example (driver side)::
 
         Worker = ray.remote(RenderWorker).options(num_cpus=1, max_restarts=-1)
         w = Worker.remote(threads=1)
-        record = ray.get(w.render.remote(job_id, spec_dict))
+        outcome = ray.get(w.render.remote(job_id, spec_dict))
     """
 
     def __init__(self, *, threads: int = 1, cache_bytes: int = 1 << 30, backend: str = "cpu") -> None:
-        from farm.cache import RenderCache
+        from farm.render import RenderCache
 
         self.threads = max(1, int(threads))
         self.backend = backend
@@ -55,11 +51,11 @@ class RenderWorker:
         import torch
 
         import kernels  # noqa: F401
-        from farm import text
         from farm.media import choose_encoder
+        from farm.render import text_overlay
 
         torch.set_num_threads(1)
-        text.text_overlay("warm", max_width_px=200, size_px=24, max_lines=1)
+        text_overlay("warm", max_width_px=200, size_px=24, max_lines=1)
         choose_encoder("auto", preset="veryfast", crf=23)
 
     def info(self) -> dict:
@@ -68,38 +64,35 @@ class RenderWorker:
                 "threads": self.threads, "node_cpus": os.cpu_count() or 1, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
                 "cache": self.cache.as_dict()}
 
-    def render(self, job_id: int, spec: dict, threads: int | None = None) -> dict:
-        """Render one job; returns {"ok": True, "result": ...} or {"ok": False, "error_class", "message"}.
+    def render(self, job_id: int, spec: dict, threads: int | None = None) -> JobOutcome:
+        """Render one job; a failure is an outcome too (never an exception: one bad job must
+        not take the worker down).
 
         ``threads`` overrides the worker's share for this job (the driver gives the last
         jobs of a batch more, when the other workers have run out of work).
         """
-        from farm.pipeline import render_mashup
-        from farm.spec import MashupSpec
+        from farm.jobs import MashupSpec
+        from farm.render import render_mashup
 
         from actors._metrics import worker_metrics
 
         m = worker_metrics()
         tags = {"node": self.node, "backend": self.backend, "worker": self.name}
-        base = {"job_id": job_id, "worker": self.name, "node": self.node, "pid": os.getpid()}
+        where = {"worker": self.name, "pid": os.getpid()}
         try:
             result = render_mashup(MashupSpec.from_dict(spec), cache=self.cache, threads=threads or self.threads)
-        except FarmError as err:
+        except Exception as err:
             m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
-            return {**base, "ok": False, "error_class": type(err).__name__, "message": str(err)}
-        except Exception as err:  # a bug in one job must not take the worker down
-            m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
-            return {**base, "ok": False, "error_class": "InternalError", "message": f"{type(err).__name__}: {err}"}
+            return JobOutcome.failure(job_id, err, **where)
         self.jobs_done += 1
-        summary = result.summary()
-        timings = summary["timings_s"]
+        timings = result.timings_s
         m["frames"].inc(result.frames, tags=tags)
         if timings.get("total"):
             m["fps"].set(result.frames / timings["total"], tags=tags)
-        for key, stage in _STAGE_KEYS.items():
+        for key, stage in (*TIMING_STAGES.items(), ("total", "total")):
             if key in timings:
                 m["stage"].observe(float(timings[key]), tags={**tags, "stage": stage})
         m["outcome"].inc(1, tags={**tags, "outcome": "ok"})
         rss = _rss_bytes()
         m["rss"].set(rss, tags=tags)
-        return {**base, "ok": True, "result": summary, "rss_bytes": rss, "cache": self.cache.as_dict()}
+        return JobOutcome.success(job_id, result, rss_bytes=rss, **where)

@@ -34,13 +34,13 @@ from benchmarks.mashup import (
     psnr,
     run_timed,
 )
+from farm.media import MUSIC_FADE_S
 from farm.samples import make_audio, make_video
 
 TEMPLATE_S = 3.0
 TEMPLATES = 2
 MUSIC_TRACKS = 2
 MUSIC_MOOD = "upbeat"  # the default nightly.mood, so every track is eligible
-MUSIC_FADE_S = 1.0  # farm.media._audio.MUSIC_FADE_S
 SEED = 1
 # what the comparison needs from a job's spec (the output path differs per workspace)
 SPEC_KEYS = ("mains", "template", "music", "layout", "fit", "duration_s", "fade_s", "music_volume", "caption",
@@ -108,12 +108,10 @@ def job_specs(ws) -> list[dict]:
 
 def stage_seconds(ws) -> dict[str, float]:
     """Seconds per stage summed over a workspace's jobs (from the process log `farm logs` shows)."""
+    import catalogs
+
     with ws.catalog.read() as con:
-        rows = con.execute(
-            "SELECT stage, sum(duration_ms) FROM process_log WHERE status = 'ok' AND duration_ms IS NOT NULL "
-            "GROUP BY stage ORDER BY stage"
-        ).fetchall()
-    return {stage: round(ms / 1000, 2) for stage, ms in rows}
+        return {stage: round(s, 2) for stage, s in catalogs.stage_seconds(con).items()}
 
 
 def job_duration_s(spec: dict) -> float:
@@ -200,7 +198,7 @@ def run_farm_nightly(ws_root: Path, *, count: int, workers: int) -> tuple[float,
 def _plan_peer(root: Path, inputs: dict[str, list[Path]], count: int) -> list[dict]:
     """The batch's job specs, planned exactly as `farm nightly --seed SEED` plans them, in a
     scratch workspace stocked like the timed ones (so the ffmpeg loop can run first)."""
-    from farm.nightly import enqueue_plans, plan_batch
+    from farm.jobs import enqueue_plans, plan_batch
 
     ws = stock_workspace(root / "ws-plan", inputs)
     with ws.catalog.read() as con:

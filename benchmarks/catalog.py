@@ -20,8 +20,8 @@ import duckdb
 
 import catalogs
 from farm.errors import InputError, RightsError
-from farm.queue import _credits, build_mashup
-from farm.spec import MashupSpec
+from farm.jobs import build_mashup, credits_line
+from farm.jobs import MashupSpec
 from benchmarks.mashup import cpu_model
 from farm.workspace import MOODS, Workspace, init_workspace
 
@@ -158,12 +158,12 @@ def fill_catalog(ws: Workspace, *, rows: int) -> dict:
 _SQLITE_SCHEMA = f"""
 CREATE TABLE media (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN {catalogs._schema._in(catalogs.MEDIA_KINDS)}),
+    kind TEXT NOT NULL CHECK (kind IN {catalogs.sql_list(catalogs.MEDIA_KINDS)}),
     path TEXT NOT NULL,
     sha256 TEXT NOT NULL UNIQUE,
     size_bytes INTEGER, duration_s REAL, width INTEGER, height INTEGER, fps REAL, has_audio INTEGER,
     mood TEXT, category TEXT, style TEXT, platform TEXT,
-    license TEXT NOT NULL DEFAULT 'unknown' CHECK (license IN {catalogs._schema._in(catalogs.LICENSES)}),
+    license TEXT NOT NULL DEFAULT 'unknown' CHECK (license IN {catalogs.sql_list(catalogs.LICENSES)}),
     creator TEXT, source_url TEXT, attribution TEXT,
     usage_count INTEGER NOT NULL DEFAULT 0,
     last_used_at TEXT,
@@ -172,10 +172,10 @@ CREATE TABLE media (
 );
 CREATE TABLE jobs (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN {catalogs._schema._in(catalogs.JOB_KINDS)}),
+    kind TEXT NOT NULL CHECK (kind IN {catalogs.sql_list(catalogs.JOB_KINDS)}),
     spec TEXT NOT NULL,
     platform TEXT,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {catalogs._schema._in(catalogs.JOB_STATES)}),
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN {catalogs.sql_list(catalogs.JOB_STATES)}),
     attempts INTEGER NOT NULL DEFAULT 0,
     error_class TEXT, error_message TEXT, output_path TEXT, output_sha256 TEXT,
     created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT,
@@ -280,7 +280,7 @@ def sqlite_enqueue(
         spec = MashupSpec(
             mains=(main_row["path"],), template=template_row["path"], output=str(ws.out_dir / f"job-{job_id:06d}.mp4"),
             layout=r.layout, fit=r.fit, duration_s=r.max_duration_s if total_s > r.max_duration_s else None,
-            fade_s=r.fade_s, music=None, music_volume=r.music_volume, caption=None, attribution=_credits(used),
+            fade_s=r.fade_s, music=None, music_volume=r.music_volume, caption=None, attribution=credits_line(used),
             fps=r.fps, preset=r.preset, crf=r.crf, encoder=r.encoder,
         )  # fmt: skip
         now = _now()
@@ -390,7 +390,7 @@ def _farm_ops(ws: Workspace, mains: list[int], templates: list[int], toggle: _To
 def _enqueue_farm(ws: Workspace, con, mains: list[int], templates: list[int], i: int) -> dict:
     kw = {"mains": [mains[i % len(mains)]], "template": templates[i % len(templates)], "platform": PLATFORM, "seed": i}
     if con is None:
-        from farm.queue import enqueue_mashup
+        from farm.jobs import enqueue_mashup
 
         return enqueue_mashup(ws, **kw)
     con.execute("BEGIN TRANSACTION")

@@ -107,9 +107,9 @@ MOVIEPY_SCRIPT = textwrap.dedent(
     clip.audio = clip.audio.with_effects([afx.AudioFadeIn(fade), afx.AudioFadeOut(fade)])
     clip.write_videofile(out, fps=fps, codec="libx264", preset=preset, audio_codec="aac",
                          audio_fps=48000, ffmpeg_params=["-crf", crf, "-pix_fmt", "yuv420p"],
-                         logger=None, threads=os.cpu_count() if False else None)
+                         logger=None)
     """
-).replace("os.cpu_count() if False else None", "None")
+)
 
 
 def moviepy_cmd(main: Path, template: Path, out: Path, seconds: float) -> list[str]:

@@ -162,3 +162,12 @@ def recent_pairs(con: duckdb.DuckDBPyConnection, *, window: int) -> set[tuple[in
         [int(window)],
     ).fetchall()
     return {(int(a), int(b)) for a, b in rows}
+
+
+def unfinished_batch(con: duckdb.DuckDBPyConnection, *, prefix: str = "nightly-") -> str | None:
+    """The batch id of the oldest job of a ``prefix`` batch still pending or rendering."""
+    row = con.execute(
+        "SELECT batch_id FROM jobs WHERE batch_id LIKE ? AND state IN ('pending', 'rendering') ORDER BY id LIMIT 1",
+        [prefix.replace("%", "") + "%"],
+    ).fetchone()
+    return row[0] if row else None

@@ -41,3 +41,12 @@ def job_log(con: duckdb.DuckDBPyConnection, job_id: int) -> list[dict]:
             [int(job_id)],
         )
     )
+
+
+def stage_seconds(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Seconds per stage, summed over every job's successful log rows."""
+    rows = con.execute(
+        "SELECT stage, sum(duration_ms) FROM process_log WHERE status = 'ok' AND duration_ms IS NOT NULL "
+        "GROUP BY stage ORDER BY stage"
+    ).fetchall()
+    return {stage: ms / 1000 for stage, ms in rows}

@@ -75,13 +75,14 @@ def pick_media(
     for_publishing: bool = False,
     seed: int = 0,
     exclude: tuple[int, ...] = (),
-    count: int = 1,
+    count: int | None = 1,
 ) -> list[dict]:
     """Choose media for a job: least used first, then least recently used, ties by seed.
 
     Media tagged for another platform are skipped (untagged media suit every platform);
     media whose licence is ``unknown`` are skipped when the job is meant for publishing.
-    The same seed over the same catalog gives the same choice.
+    The same seed over the same catalog gives the same choice. ``count=None`` returns
+    every candidate in that order (a planner re-ranks them with its batch's own picks).
     """
     if kind not in MEDIA_KINDS:
         raise ValueError(f"Invalid media kind ({kind!r}). Supported: {', '.join(MEDIA_KINDS)}.")
@@ -100,9 +101,11 @@ def pick_media(
         args.extend(int(x) for x in exclude)
     sql = (
         "SELECT * FROM media WHERE " + " AND ".join(where)
-        + " ORDER BY usage_count, last_used_at NULLS FIRST, hash(id, ?), id LIMIT ?"
+        + " ORDER BY usage_count, last_used_at NULLS FIRST, hash(id, ?), id"
     )
-    return rows_as_dicts(con.execute(sql, [*args, int(seed), int(count)]))
+    if count is None:
+        return rows_as_dicts(con.execute(sql, [*args, int(seed)]))
+    return rows_as_dicts(con.execute(sql + " LIMIT ?", [*args, int(seed), int(count)]))
 
 
 def mark_used(con: duckdb.DuckDBPyConnection, media_ids: list[int], *, at=None) -> None:
@@ -114,3 +117,25 @@ def mark_used(con: duckdb.DuckDBPyConnection, media_ids: list[int], *, at=None) 
         f"UPDATE media SET usage_count = usage_count + 1, last_used_at = ? WHERE id IN ({', '.join('?' for _ in ids)})",
         [at or utcnow(), *ids],
     )
+
+
+def update_media(con: duckdb.DuckDBPyConnection, media_id: int, changes: dict) -> None:
+    """Set the given columns of one media row (the caller checked names and values)."""
+    bad = set(changes) - set(MEDIA_COLUMNS)
+    if bad:
+        raise ValueError(f"not media columns: {sorted(bad)}")
+    con.execute(f"UPDATE media SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", [*changes.values(), int(media_id)])
+
+
+def cleanup_candidates(con: duckdb.DuckDBPyConnection, *, kind: str, created_before) -> list[dict]:
+    """Processed media (used at least once) of ``kind`` older than the cutoff that no pending
+    or rendering job needs."""
+    return rows_as_dicts(con.execute(
+        """
+        SELECT * FROM media m WHERE kind = ? AND created_at < ? AND usage_count > 0
+        AND NOT EXISTS (SELECT 1 FROM job_media jm JOIN jobs j ON j.id = jm.job_id
+                        WHERE jm.media_id = m.id AND j.state IN ('pending', 'rendering'))
+        ORDER BY id
+        """,
+        [kind, created_before],
+    ))

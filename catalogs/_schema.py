@@ -9,7 +9,8 @@ JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "faile
 PLATFORMS = ("tiktok", "youtube", "facebook")
 
 
-def _in(values: tuple[str, ...]) -> str:
+def sql_list(values: tuple[str, ...]) -> str:
+    """An SQL literal list of ``values``: ``('a', 'b')``, for CHECK constraints."""
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
@@ -24,7 +25,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE media_id_seq START 1;
         CREATE TABLE media (
             id BIGINT PRIMARY KEY DEFAULT nextval('media_id_seq'),
-            kind VARCHAR NOT NULL CHECK (kind IN {_in(MEDIA_KINDS)}),
+            kind VARCHAR NOT NULL CHECK (kind IN {sql_list(MEDIA_KINDS)}),
             path VARCHAR NOT NULL,
             sha256 VARCHAR NOT NULL UNIQUE,
             size_bytes BIGINT,
@@ -37,7 +38,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             category VARCHAR,
             style VARCHAR,
             platform VARCHAR,
-            license VARCHAR NOT NULL DEFAULT 'unknown' CHECK (license IN {_in(LICENSES)}),
+            license VARCHAR NOT NULL DEFAULT 'unknown' CHECK (license IN {sql_list(LICENSES)}),
             creator VARCHAR,
             source_url VARCHAR,
             attribution VARCHAR,
@@ -48,10 +49,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE job_id_seq START 1;
         CREATE TABLE jobs (
             id BIGINT PRIMARY KEY DEFAULT nextval('job_id_seq'),
-            kind VARCHAR NOT NULL CHECK (kind IN {_in(JOB_KINDS)}),
+            kind VARCHAR NOT NULL CHECK (kind IN {sql_list(JOB_KINDS)}),
             spec JSON NOT NULL,
             platform VARCHAR,
-            state VARCHAR NOT NULL DEFAULT 'pending' CHECK (state IN {_in(JOB_STATES)}),
+            state VARCHAR NOT NULL DEFAULT 'pending' CHECK (state IN {sql_list(JOB_STATES)}),
             attempts INTEGER NOT NULL DEFAULT 0,
             error_class VARCHAR,
             error_message VARCHAR,

@@ -65,12 +65,11 @@ def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, in_pro
     them with `farm queue render` instead. Returns (workspace, summary).
     """
     import catalogs
-    from farm.queue import enqueue_mashup, render_queue
+    from farm.batch import render_queue, run_nightly
+    from farm.jobs import enqueue_mashup
 
     ws = prepare_demo_workspace(out_dir, seconds=seconds)
     if not in_process:
-        from farm.nightly import run_nightly
-
         return ws, run_nightly(ws, count=jobs, platforms=["tiktok", "youtube"], mood="upbeat", seed=7,
                                caption="Giá chỉ 199.000đ – Mua ngay!", on_event=on_event)
     with ws.catalog.read() as con:

@@ -3,31 +3,36 @@
 ::
 
     FarmError                      base of everything the farm raises on purpose
-     +-- InputError  (exit 2)      bad media, bad options, bad config: permanent
-     |    +-- RightsError          media whose licence forbids the requested use
-     +-- UnavailableError (exit 3) a backend this machine cannot provide (NVENC, CUDA, ...)
-     +-- RetryableError (exit 75)  network trouble, 5xx, a worker lost: try again later
-     |    +-- BusyError            another farm process holds the workspace
-     +-- QuotaError (exit 4)       a platform's or account's limit is reached
-     +-- RenderError (exit 1)      an encoder or muxer failed on good input
+     +-- InputError  (exit 2)      bad media, bad options, bad config            permanent
+     |    +-- RightsError          media whose licence forbids the requested use permanent
+     +-- UnavailableError (exit 3) a backend this machine cannot provide (NVENC) permanent
+     +-- RetryableError (exit 75)  network trouble, 5xx, a worker lost           retried
+     |    +-- BusyError            another farm process holds the workspace      retried
+     +-- QuotaError (exit 4)       a platform's or account's limit is reached    permanent
+     +-- RenderError (exit 1)      an encoder or muxer failed on good input      retried
 
 Each class also inherits the closest builtin (``InputError`` is a ``ValueError``), so
-callers may catch either, as PyAV does with its own errors.
+callers may catch either, as PyAV does with its own errors. ``permanent`` says whether a
+job that failed with the error is worth another attempt: the job lifecycle reads the
+flag, never the class's name. An exception from outside the tree (a bug) is retried.
 """
 
 from __future__ import annotations
 
 
 class FarmError(Exception):
-    """Base class of the farm's errors; ``exit_code`` is what the CLI returns."""
+    """Base class of the farm's errors; ``exit_code`` is what the CLI returns, ``permanent``
+    whether a job that failed with it is not worth retrying."""
 
     exit_code = 1
+    permanent = False
 
 
 class InputError(FarmError, ValueError):
     """Bad media, bad options or bad configuration: retrying will not help."""
 
     exit_code = 2
+    permanent = True
 
 
 class RightsError(InputError):
@@ -35,9 +40,11 @@ class RightsError(InputError):
 
 
 class UnavailableError(FarmError, RuntimeError):
-    """A backend this machine cannot provide (an NVENC session, CUDA)."""
+    """A backend this machine cannot provide (an NVENC session, CUDA): the same machine
+    will not have it on the next attempt either."""
 
     exit_code = 3
+    permanent = True
 
 
 class RetryableError(FarmError, RuntimeError):
@@ -50,6 +57,7 @@ class QuotaError(FarmError, RuntimeError):
     """A platform quota or an account's cap is exhausted for now."""
 
     exit_code = 4
+    permanent = True
 
 
 class RenderError(FarmError, RuntimeError):
@@ -60,3 +68,8 @@ class RenderError(FarmError, RuntimeError):
 
 class BusyError(RetryableError):
     """Another farm process holds the workspace (its catalog or its render lock)."""
+
+
+def is_permanent(err: BaseException) -> bool:
+    """Whether a job that failed with ``err`` should fail for good (not be retried)."""
+    return bool(getattr(err, "permanent", False)) if isinstance(err, FarmError) else False

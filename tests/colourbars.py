@@ -229,8 +229,3 @@ def region_means(planes, box) -> tuple[float, float, float]:
         float(U[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
         float(V[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
     )
-
-
-def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -126,7 +126,10 @@ def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:
 
 
 def close_to(actual, expected, tol: float = 6.0) -> bool:
-    return all(abs(a - e) <= tol for a, e in zip(actual, expected))
+    """Region means within ``tol`` of the expected colour (frames.matches, tolerance mode)."""
+    from frames import matches
+
+    return matches(actual, expected, mode="tolerance", tol=tol)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import catalogs
 from conftest import run_farm
 from farm.errors import BusyError, InputError, RightsError
 from farm.library import ImportOptions, cleanup_media, import_media, remove_media
-from farm.queue import enqueue_mashup, render_queue
+from farm.batch import render_queue
+from farm.jobs import enqueue_mashup
 from farm.workspace import Settings, Workspace, find_workspace, init_workspace
 
 
@@ -430,7 +431,7 @@ def test_init_honours_workspace_option(tmp_path):
 def test_cache_key_changes_when_content_is_rewritten_in_place(tmp_path):
     import os
 
-    from farm.cache import file_key
+    from farm.render import file_key
 
     p = tmp_path / "t.mp4"
     p.write_bytes(b"a" * 100)

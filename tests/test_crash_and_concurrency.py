@@ -15,7 +15,7 @@ import pytest
 import catalogs
 from conftest import RED, BLUE, flat_clip, run_farm
 from farm.library import ImportOptions, import_media
-from farm.queue import enqueue_mashup
+from farm.jobs import enqueue_mashup
 from farm.workspace import init_workspace
 
 

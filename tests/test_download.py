@@ -12,7 +12,7 @@ import pytest
 
 import catalogs
 from conftest import RED, flat_clip, run_farm
-from farm.download import download
+from farm.library import download
 from farm.errors import InputError, RetryableError
 from farm.library import ImportOptions, import_media
 from farm.workspace import init_workspace

@@ -19,8 +19,9 @@ import catalogs
 from conftest import BLUE, GREEN, RED, flat_clip, run_farm
 from farm.errors import BusyError, InputError
 from farm.library import ImportOptions, import_media
-from farm.nightly import plan_batch, run_nightly
-from farm.queue import render_lock
+from farm.batch import run_nightly
+from farm.jobs import plan_batch
+from farm.jobs import render_lock
 from farm.workspace import init_workspace
 
 ray = pytest.importorskip("ray")
@@ -105,7 +106,7 @@ def test_plan_is_diverse_publishable_and_seeded(ws):
 
 
 def test_plan_skips_recent_pairs_and_needs_publishable_media(ws, tmp_path):
-    from farm.queue import enqueue_mashup
+    from farm.jobs import enqueue_mashup
 
     enqueue_mashup(ws, mains=[ws.ids["m1"]], template=ws.ids["t1"])
     with ws.catalog.read() as con:

@@ -18,8 +18,8 @@ import pytest
 
 from colourbars import expected_bt709, first_frame, region_means
 from conftest import run_farm, tone_level
-from farm.pipeline import render_mashup
-from farm.spec import MashupSpec
+from farm.render import render_mashup
+from farm.jobs import MashupSpec
 from kernels import fit_geometry, layout_geometry
 
 GEO = layout_geometry("vertical")

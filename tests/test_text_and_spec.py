@@ -6,11 +6,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import BLUE, GREY, flat_clip, read_frames, region_yuv
-from farm import text
+from farm import render as text
 from farm.errors import InputError, UnavailableError
 from farm.media import choose_encoder, probe_nvenc
-from farm.pipeline import render_mashup
-from farm.spec import MashupSpec, RenderResult
+from farm.render import render_mashup
+from farm.jobs import MashupSpec, RenderResult
 
 VIETNAMESE = "Giá chỉ 199.000đ – Mua ngay!"
 

@@ -1,31 +1,35 @@
-"""Media I/O backends: probing, decoding into fitted frames, audio, encoding and muxing."""
+"""Media I/O: probing, decoding into fitted frames (protocol + CPU backend), colour reading,
+audio, encoding (protocol + PyAV's H.264 encoders), muxing, and files written atomically."""
 
-from farm.media._audio import SAMPLE_RATE, AudioClip, build_soundtrack, decode_audio
-from farm.media._backends import VideoDecoder, choose_decoder
+from farm.media._audio import MUSIC_FADE_S, SAMPLE_RATE, AudioClip, build_soundtrack, decode_audio
+from farm.media._color import FrameKind, UnsupportedColour, declared_tags, frame_kind, hdr_peak_nits, untagged_matrix
 from farm.media._cpu_decode import CpuVideoDecoder
-from farm.media._encode import EncoderConfig, Mp4Writer, choose_encoder, probe_nvenc
-from farm.media._frames import FittedFrame, as_planes, yuv420_views
+from farm.media._decode import VideoDecoder, choose_decoder
+from farm.media._encode import (
+    EncoderConfig,
+    PyAVEncoder,
+    VideoEncoder,
+    choose_encoder,
+    libx264_config,
+    nvenc_config,
+    open_encoder,
+    probe_nvenc,
+)
+from farm.media._files import commit_file, fsync_dir, sha256_file, temp_path_for
+from farm.media._frames import FittedFrame, as_planes, plane_view, yuv420_views
+from farm.media._mux import Mp4Muxer
 from farm.media._prefetch import Prefetcher
-from farm.media._probe import MediaInfo, input_error, open_input, probe
+from farm.media._probe import IMAGE_CODECS, MediaInfo, audio_stream, input_error, open_input, probe, video_stream
 
 __all__ = [
-    "SAMPLE_RATE",
-    "AudioClip",
-    "CpuVideoDecoder",
-    "EncoderConfig",
-    "FittedFrame",
-    "MediaInfo",
-    "Mp4Writer",
+    "MUSIC_FADE_S", "SAMPLE_RATE", "AudioClip", "build_soundtrack", "decode_audio",
+    "FrameKind", "UnsupportedColour", "declared_tags", "frame_kind", "hdr_peak_nits", "untagged_matrix",
+    "CpuVideoDecoder", "VideoDecoder", "choose_decoder",
+    "EncoderConfig", "PyAVEncoder", "VideoEncoder", "choose_encoder", "libx264_config", "nvenc_config",
+    "open_encoder", "probe_nvenc",
+    "commit_file", "fsync_dir", "sha256_file", "temp_path_for",
+    "FittedFrame", "as_planes", "plane_view", "yuv420_views",
+    "Mp4Muxer",
     "Prefetcher",
-    "VideoDecoder",
-    "build_soundtrack",
-    "choose_decoder",
-    "choose_encoder",
-    "decode_audio",
-    "input_error",
-    "open_input",
-    "probe",
-    "probe_nvenc",
-    "as_planes",
-    "yuv420_views",
+    "IMAGE_CODECS", "MediaInfo", "audio_stream", "input_error", "open_input", "probe", "video_stream",
 ]

@@ -1,26 +1,27 @@
-"""Encoding and muxing with PyAV: H.264 + AAC into a faststart MP4, written atomically."""
+"""The encoder seam: what a video encoder provides, and H.264 through PyAV (libx264, h264_nvenc).
+
+An encoder takes canvases and hands back H.264 packets (Annex B, parameter sets in-band
+on keyframes); it knows nothing of files. :class:`farm.media.Mp4Muxer` writes the packets
+of any encoder, a GPU encoder's raw bitstream included, into the MP4.
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import av
-import numpy as np
 
 from farm.errors import InputError, RenderError, UnavailableError
-from farm.media._audio import SAMPLE_RATE
 from farm.media._frames import yuv420_views
+from farm.settings import X264_PRESETS
 
-AAC_BITRATE = 160_000
+if TYPE_CHECKING:
+    from kernels import Planes
+
 CANVAS_RING = 4
-X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
-)  # fmt: skip
-
 # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace value for BT.709, and
 # AVCOL_RANGE_MPEG (limited range).
 _BT709 = 1
@@ -96,138 +97,85 @@ def choose_encoder(name: str, *, preset: str, crf: int) -> EncoderConfig:
     raise InputError(f"Invalid encoder ({name!r}). Supported: auto, libx264, nvenc.")
 
 
-def temp_path_for(output: Path) -> Path:
-    """A hidden temp name beside ``output``, so the final rename stays on one filesystem."""
-    return output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.part")
+class VideoEncoder(Protocol):
+    """Encodes canvases to H.264 packets.
 
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class Mp4Writer:
-    """Writes H.264 video and AAC audio into ``output`` through a temp file.
-
-    ``commit()`` closes the file (faststart moves the index to the front), fsyncs it and
-    renames it into place; ``abort()`` removes the temp file. Nothing is ever left
-    half-written under the final name.
+    ``new_canvas()`` gives a frame the encoder can take and writable :class:`kernels.Planes`
+    views of it (a CPU encoder's AVFrame; a GPU encoder's device buffer); ``encode`` and
+    ``flush`` return ``av.Packet`` objects in decode order with ``pts``, ``dts`` and
+    ``time_base`` set.
     """
 
-    def __init__(self, output: str | os.PathLike, *, width: int, height: int, fps: int, encoder: EncoderConfig):
-        self.output = Path(output)
+    name: str
+
+    def new_canvas(self) -> tuple[Any, "Planes"]: ...
+
+    def encode(self, canvas: Any) -> Iterable[av.Packet]: ...
+
+    def flush(self) -> Iterable[av.Packet]: ...
+
+    def close(self) -> None: ...
+
+
+class PyAVEncoder:
+    """H.264 through FFmpeg's encoders in PyAV: libx264 on the CPU, or h264_nvenc.
+
+    Canvases come from a small ring of yuv420p AVFrames: the encoders copy a frame's
+    pixels before ``encode`` returns, so a frame can be painted again a few frames later,
+    and reusing warm buffers saves a 3 MB allocation and its page faults per frame.
+    """
+
+    def __init__(self, config: EncoderConfig, *, width: int, height: int, fps: int) -> None:
+        self.name = config.name
         self.width, self.height, self.fps = width, height, fps
-        self.encoder = encoder
-        if self.output.is_dir():
-            raise InputError(f"{self.output}: output is a directory")
-        parent = self.output.parent
-        if not parent.exists():
-            raise InputError(f"{self.output}: output folder {parent} does not exist")
-        self.temp = temp_path_for(self.output)
+        ctx = av.CodecContext.create(config.codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+        ctx.time_base = Fraction(1, fps)
+        ctx.framerate = Fraction(fps, 1)
+        ctx.thread_type = "AUTO"
+        ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
+        ctx.color_range = _RANGE_TV
+        ctx.options = dict(config.options)
         try:
-            self._container = av.open(
-                os.fspath(self.temp), "w", format="mp4", options={"movflags": "+faststart"}
-            )
-        except (av.error.FFmpegError, OSError) as err:
-            raise InputError(f"{self.output}: cannot write here ({getattr(err, 'strerror', None) or err})") from None
-        try:
-            self._setup_streams()
-        except BaseException:
-            self.abort()
-            raise
-        self._video_frames = 0
-        self._audio_samples = 0
+            ctx.open()
+        except av.error.FFmpegError as err:
+            raise RenderError(f"{config.codec}: cannot open the encoder ({err.strerror or err})") from None
+        self._ctx = ctx
+        self._frames = 0
         self._ring: list = []
 
-    def _setup_streams(self) -> None:
-        vs = self._container.add_stream(self.encoder.codec, rate=self.fps, options=dict(self.encoder.options))
-        vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
-        vs.time_base = Fraction(1, self.fps)
-        vs.thread_type = "AUTO"
-        cc = vs.codec_context
-        cc.color_primaries = _BT709
-        cc.color_trc = _BT709
-        cc.colorspace = _BT709
-        cc.color_range = _RANGE_TV
-        self._vstream = vs
-        a = self._container.add_stream("aac", rate=SAMPLE_RATE)
-        a.layout = "stereo"
-        a.format = "fltp"
-        a.bit_rate = AAC_BITRATE
-        self._astream = a
-
-    def new_canvas(self):
-        """An output frame and writable tensor views of its planes.
-
-        Frames come from a small ring: the H.264 encoders copy a frame's pixels before
-        ``encode`` returns, so a frame can be painted again a few frames later. Reusing
-        warm buffers saves a 3 MB allocation and its page faults on every frame.
-        """
-        slot = self._video_frames % CANVAS_RING
+    def new_canvas(self) -> tuple[av.VideoFrame, "Planes"]:
+        slot = self._frames % CANVAS_RING
         if len(self._ring) <= slot:
             frame = av.VideoFrame(self.width, self.height, "yuv420p")
             self._ring.append((frame, yuv420_views(frame)))
         return self._ring[slot]
 
-    def write_video(self, frame: av.VideoFrame) -> None:
-        frame.pts = self._video_frames
-        frame.time_base = Fraction(1, self.fps)
-        frame.color_range = _RANGE_TV
-        frame.colorspace = _BT709
-        self._video_frames += 1
-        self._mux(self._vstream.encode(frame))
+    def encode(self, canvas: av.VideoFrame) -> list[av.Packet]:
+        canvas.pts = self._frames
+        canvas.time_base = self._ctx.time_base
+        canvas.color_range = _RANGE_TV
+        canvas.colorspace = _BT709
+        self._frames += 1
+        return self._stamp(self._ctx.encode(canvas))
 
-    def write_audio(self, samples: np.ndarray) -> None:
-        """Append (2, n) float32 samples at 48 kHz."""
-        if samples.shape[1] == 0:
-            return
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout="stereo")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._audio_samples
-        frame.time_base = Fraction(1, SAMPLE_RATE)
-        self._audio_samples += samples.shape[1]
-        self._mux(self._astream.encode(frame))
+    def flush(self) -> list[av.Packet]:
+        return self._stamp(self._ctx.encode(None))
 
-    def _mux(self, packets) -> None:
-        try:
-            self._container.mux(packets)
-        except av.error.FFmpegError as err:
-            raise RenderError(f"{self.output}: muxing failed ({err})") from None
+    def _stamp(self, packets: list[av.Packet]) -> list[av.Packet]:
+        for p in packets:
+            if p.time_base is None:
+                p.time_base = self._ctx.time_base
+            if not p.duration:
+                p.duration = 1
+        return packets
 
-    def commit(self) -> Path:
-        try:
-            self._mux(self._vstream.encode(None))
-            self._mux(self._astream.encode(None))
-            self._container.close()
-        except BaseException:
-            self.abort()
-            raise
-        try:
-            with open(self.temp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(self.temp, self.output)
-        except OSError as err:
-            self.abort()
-            raise RenderError(f"{self.output}: cannot move the finished file into place ({err})") from None
-        fsync_dir(self.output.parent)
-        return self.output
-
-    def abort(self) -> None:
-        try:
-            self._container.close()
-        except Exception:
-            pass
-        try:
-            self.temp.unlink()
-        except FileNotFoundError:
-            pass
+    def close(self) -> None:
+        self._ctx = None
+        self._ring.clear()
 
 
+def open_encoder(config: EncoderConfig, *, width: int, height: int, fps: int) -> VideoEncoder:
+    """The encoder ``config`` names (PyAV's libx264 or h264_nvenc today; the
+    PyNvVideoCodec NVENC backend plugs in here)."""
+    return PyAVEncoder(config, width=width, height=height, fps=fps)

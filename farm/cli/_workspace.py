@@ -1,4 +1,4 @@
-"""CLI commands over a workspace: init, media, queue, logs, sql."""
+"""CLI commands over a workspace: init, media, queue, logs, sql, nightly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 
 import catalogs
-from farm._output import format_table, print_json
+from farm.cli._output import Progress, format_table, print_json
 from farm.errors import InputError
 
 MEDIA_COLUMNS_SHOWN = ["id", "kind", "duration_s", "width", "height", "has_audio", "mood", "platform", "license",
@@ -130,27 +130,16 @@ def _cmd_media_import(args) -> int:
     if args.max_bytes is not None and args.max_bytes <= 0:
         raise InputError(f"--max-bytes must be positive, not {args.max_bytes}")
     quiet = args.quiet or args.json
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
+    with Progress("import", unit="file", quiet=quiet) as bar:
 
-        bar = tqdm(total=None, unit="file", desc="import", disable=None, file=sys.stderr, dynamic_ncols=True)
+        def on_item(outcome: str, what: str, detail: str) -> None:
+            if outcome == "failed":
+                bar.note(f"farm: error: {detail}")
+            elif bar.active:
+                bar.note(f"{outcome:9} {detail:12} {what}")
+            bar.step()
 
-    def on_item(outcome: str, what: str, detail: str) -> None:
-        if outcome == "failed":
-            if bar is not None:
-                bar.clear()
-            print(f"farm: error: {detail}", file=sys.stderr)
-        elif not quiet and bar is not None:
-            bar.write(f"{outcome:9} {detail:12} {what}", file=sys.stderr)
-        if bar is not None:
-            bar.update(1)
-
-    try:
         report = import_media(ws, args.items, opts, on_item=on_item)
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         print_json({
             "added": report.added, "duplicates": report.duplicates,
@@ -188,21 +177,12 @@ def _cmd_media_show(args) -> int:
 
 
 def _cmd_media_update(args) -> int:
-    from farm.library import check_mood
+    from farm.library import UPDATABLE, update_media
 
-    changes = {k: getattr(args, k) for k in ("license", "mood", "category", "platform", "creator", "source_url",
-                                             "attribution") if getattr(args, k) is not None}
+    changes = {k: getattr(args, k) for k in UPDATABLE if getattr(args, k) is not None}
     if not changes:
         raise InputError("media update: nothing to change (give --license, --mood, ...)")
-    if "mood" in changes:
-        check_mood(changes["mood"])
-    ws = _ws(args)
-    with ws.catalog.write() as con:
-        if catalogs.get_media(con, args.id) is None:
-            raise InputError(f"media {args.id}: no such media")
-        con.execute(f"UPDATE media SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?", [*changes.values(), args.id])
-        catalogs.log_stage(con, None, "update", detail=f"media {args.id}: {changes}")
-        row = catalogs.get_media(con, args.id)
+    row = update_media(_ws(args), args.id, changes)
     if args.json:
         print_json(row)
     else:
@@ -285,7 +265,7 @@ def add_queue(sub) -> None:
 
 
 def _cmd_queue_add_mashup(args) -> int:
-    from farm.queue import enqueue_mashup
+    from farm.jobs import enqueue_mashup
 
     ws = _ws(args)
     job = enqueue_mashup(
@@ -330,15 +310,9 @@ def _cmd_queue_stats(args) -> int:
 
 
 def _cmd_queue_retry(args) -> int:
-    from farm.queue import check_job_inputs
+    from farm.jobs import retry_jobs
 
-    ws = _ws(args)
-    with ws.catalog.write() as con:
-        ids = [args.id] if args.id is not None else [r["id"] for r in catalogs.list_jobs(con, state="failed")]
-        for job_id in ids:
-            check_job_inputs(con, job_id)  # media removed, replaced or not publishable since
-            catalogs.move(con, job_id, "pending", expect=("failed", "cancelled"), sets={"attempts": 0})
-            catalogs.log_stage(con, job_id, "retry", status="info", detail="sent back to pending by `farm queue retry`")
+    ids = retry_jobs(_ws(args), args.id)
     if args.json:
         print_json({"retried": ids})
     else:
@@ -347,51 +321,42 @@ def _cmd_queue_retry(args) -> int:
 
 
 def _cmd_queue_cancel(args) -> int:
-    ws = _ws(args)
-    with ws.catalog.write() as con:
-        before = catalogs.move(con, args.id, "cancelled")
-        catalogs.log_stage(con, args.id, "cancel", status="info", detail=f"cancelled while {before['state']}")
+    from farm.jobs import cancel_job
+
+    was = cancel_job(_ws(args), args.id)
     if args.json:
-        print_json({"id": args.id, "state": "cancelled", "was": before["state"]})
+        print_json({"id": args.id, "state": "cancelled", "was": was})
     else:
-        print(f"job {args.id}: cancelled (was {before['state']})")
+        print(f"job {args.id}: cancelled (was {was})")
     return 0
 
 
 def _cmd_queue_render(args) -> int:
-    from farm.queue import render_queue
+    from farm.batch import render_queue
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be at least 1, not {args.limit}")
     ws = _ws(args)
     quiet = args.quiet or args.json
-    bar = None
+    total = None
     if not quiet:
-        from tqdm import tqdm
-
         with ws.catalog.read() as con:
             pending = catalogs.queue_stats(con)["by_state"]["pending"]
         total = min(pending, args.limit) if args.limit else pending
-        bar = tqdm(total=total, unit="job", desc="render", disable=None, file=sys.stderr, dynamic_ncols=True)
+    with Progress("render", unit="job", total=total, quiet=quiet) as bar:
 
-    def on_job(event: str, job: dict, info: dict | None) -> None:
-        if bar is None:
-            return
-        if event == "start":
-            bar.set_postfix_str(f"job {job['id']}")
-        elif event == "done":
-            bar.update(1)
-            bar.set_postfix_str(f"job {job['id']} {info['render_fps']:.0f} fps")
-        else:
-            if info["state"] == "failed":
-                bar.update(1)
-            bar.write(f"job {job['id']}: {info['state']}: {info['error']}", file=sys.stderr)
+        def on_job(event: str, job: dict, info: dict | None) -> None:
+            if event == "start":
+                bar.status(f"job {job['id']}")
+            elif event == "done":
+                bar.step()
+                bar.status(f"job {job['id']} {info['render_fps']:.0f} fps")
+            elif bar.active:
+                if info["state"] == "failed":
+                    bar.step()
+                bar.note(f"job {job['id']}: {info['state']}: {info['error']}")
 
-    try:
         summary = render_queue(ws, limit=args.limit, on_job=on_job)
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         print_json(summary.as_dict())
     else:
@@ -400,8 +365,8 @@ def _cmd_queue_render(args) -> int:
             print(f"recovered {rec['rendering']} job(s) left rendering and {rec['missing_output']} with missing output")
         print(f"{len(summary.rendered)} rendered, {len(summary.failed)} failed, {len(summary.retried)} to retry, "
               f"{summary.frames} frames in {summary.wall_s:.1f} s")
-        for job_id, err in summary.failed:
-            print(f"  job {job_id}: {err}")
+        for failure in summary.failed:
+            print(f"  job {failure.id}: {failure.error}")
     return 0 if not summary.failed else 1
 
 
@@ -502,7 +467,8 @@ def add_nightly(sub) -> None:
 
 
 def _cmd_nightly(args) -> int:
-    from farm.nightly import plan_batch, run_nightly, unfinished_batch
+    from farm.batch import run_nightly, unfinished_batch
+    from farm.jobs import plan_batch
 
     ws = _ws(args)
     if args.workers is not None and args.workers < 1:
@@ -522,7 +488,7 @@ def _cmd_nightly(args) -> int:
                 print(f"note: {n}")
         return 0
     quiet = args.quiet or args.json
-    state: dict = {"bar": None}
+    state: dict = {"bar": None, "t0": time.perf_counter()}
 
     def on_event(name: str, data: dict) -> None:
         if quiet:
@@ -534,10 +500,7 @@ def _cmd_nightly(args) -> int:
             for n in data["notes"]:
                 print(f"note: {n}", file=sys.stderr)
             if data["pending"]:
-                from tqdm import tqdm
-
-                state["bar"] = tqdm(total=data["pending"], unit="job", desc="nightly", file=sys.stderr,
-                                    dynamic_ncols=True, disable=None)
+                state["bar"] = Progress("nightly", unit="job", total=data["pending"])
                 state["t0"] = time.perf_counter()
         elif name == "ray":
             where = data.get("dashboard_url") or data["address"]
@@ -546,17 +509,15 @@ def _cmd_nightly(args) -> int:
         elif bar is None:
             return
         elif name == "done":
-            bar.update(1)
-            fps = data["total_frames"] / max(1e-6, time.perf_counter() - state["t0"])
-            bar.set_postfix_str(f"{fps:.0f} fps")
+            bar.step()
+            bar.status(f"{data['total_frames'] / max(1e-6, time.perf_counter() - state['t0']):.0f} fps")
         elif name == "failed":
-            bar.update(1)
-            bar.write(f"job {data['job_id']}: failed: {data['error']}", file=sys.stderr)
+            bar.step()
+            bar.note(f"job {data['job_id']}: failed: {data['error']}")
         elif name == "timeout":
-            bar.write(f"job {data['job_id']}: no result within queue.job_timeout_s; restarting {data['worker']}",
-                      file=sys.stderr)
+            bar.note(f"job {data['job_id']}: no result within queue.job_timeout_s; restarting {data['worker']}")
         elif name in ("retry", "lost"):
-            bar.write(f"job {data['job_id']}: {data['state']} ({data['error']})", file=sys.stderr)
+            bar.note(f"job {data['job_id']}: {data['state']} ({data['error']})")
 
     try:
         summary = run_nightly(ws, count=args.count, platforms=args.platform, mood=args.mood, caption=args.caption,

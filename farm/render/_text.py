@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from kernels import YuvaOverlay, rgba_to_yuva420
+from kernels import LayoutGeometry, YuvaOverlay, rgba_to_yuva420
 
 
 @functools.lru_cache(maxsize=1)
@@ -159,3 +159,29 @@ def text_overlay(text: str, *, max_width_px: int, size_px: int, **kwargs) -> Yuv
         )
     rgba = render_text_rgba(text, max_width_px=max_width_px, size_px=size_px, **kwargs)
     return rgba_to_yuva420(torch.from_numpy(rgba))
+
+
+def mashup_overlays(
+    geo: LayoutGeometry, *, caption: str | None, attribution: str | None
+) -> list[tuple[YuvaOverlay, int, int]]:
+    """The caption (lower third of the main box) and the credit line (bottom edge), each
+    converted once, with where it goes: (overlay, x, y), x and y even."""
+    out = []
+    if caption:
+        box = geo.main
+        max_w = int(box.width * 0.84)
+        size = max(24, int(min(box.width, box.height) * 0.062))
+        ov = text_overlay(caption, max_width_px=max_w, size_px=size, max_lines=5)
+        x = box.x + (box.width - ov.width) // 2
+        # lower third of the main box, clear of the bottom edge
+        y = box.y + int(box.height * 0.80) - ov.height
+        y = max(box.y + int(box.height * 0.06), y)
+        out.append((ov, x & ~1, y & ~1))
+    if attribution:
+        size = max(16, int(geo.height * 0.016))
+        max_w = int(geo.width * 0.9)
+        ov = text_overlay(attribution, max_width_px=max_w, size_px=size, max_lines=1)
+        x = (geo.width - ov.width) // 2
+        y = geo.height - ov.height - int(geo.height * 0.012)
+        out.append((ov, x & ~1, y & ~1))
+    return out

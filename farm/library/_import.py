@@ -1,21 +1,21 @@
-"""The media library's logic: import files, folders and URLs; remove; clean up; pick for jobs."""
+"""Importing media: files, folders (recursively) and URLs, probed, deduplicated by sha256, placed."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import time
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import catalogs
 from farm.errors import FarmError, InputError
-from farm.workspace import KIND_FOLDERS, MOODS, Workspace
+from farm.media import sha256_file
+from farm.settings import MOODS
+from farm.workspace import KIND_FOLDERS, Workspace
 
 _MOOD = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # A temp file older than this cannot belong to a live import or download.
@@ -72,14 +72,6 @@ def sweep_stale_parts(ws: Workspace) -> int:
             except OSError:
                 pass
     return gone
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _walk(path: Path) -> Iterator[Path]:
@@ -183,7 +175,7 @@ def import_file(
             raise InputError(f"{origin}: {str(err).split(': ', 1)[-1]}") from None
         raise
     mood = check_mood(opts.mood) if opts.mood else hint_mood
-    sha = _sha256(path)
+    sha = sha256_file(path)
     with ws.catalog.read() as con:
         existing = catalogs.media_by_sha(con, sha)
     if existing is not None:
@@ -288,7 +280,7 @@ def import_media(
 
 
 def _import_url(ws: Workspace, url: str, opts: ImportOptions, progress) -> tuple[str, dict]:
-    from farm.download import download
+    from farm.library._download import download
 
     cap = opts.max_bytes or ws.settings.media.max_download_bytes
     got = download(
@@ -303,50 +295,3 @@ def _import_url(ws: Workspace, url: str, opts: ImportOptions, progress) -> tuple
         return import_file(ws, got.path, link_off, origin=url, move=True, name=got.filename)
     finally:
         got.path.unlink(missing_ok=True)
-
-
-def remove_media(ws: Workspace, media_id: int, *, keep_file: bool = False) -> dict:
-    """Delete a media row (and its file, when the workspace owns it); refused while jobs need it."""
-    with ws.catalog.write() as con:
-        row = catalogs.get_media(con, media_id)
-        if row is None:
-            raise InputError(f"media {media_id}: no such media")
-        busy = catalogs.jobs_using(con, media_id, states=("pending", "rendering"))
-        if busy:
-            raise InputError(
-                f"media {media_id}: still needed by {len(busy)} pending or rendering job(s) "
-                f"({', '.join(map(str, busy[:5]))}); cancel them first"
-            )
-        catalogs.delete_media(con, media_id)
-        catalogs.log_stage(con, None, "remove", detail=f"media {media_id} {row['path']}")
-    if not keep_file and not row.get("linked") and ws.contains(row["path"]):
-        Path(row["path"]).unlink(missing_ok=True)
-    return row
-
-
-def cleanup_media(ws: Workspace, *, older_than_days: float, kind: str = "source", dry_run: bool = False) -> list[dict]:
-    """Delete processed media (used by at least one job) older than the cutoff, with their files.
-
-    Never touches media that a pending or rendering job still needs. Files outside the
-    workspace (``--link``) lose their row but stay on disk.
-    """
-    cutoff = catalogs.utcnow() - timedelta(days=float(older_than_days))
-    sql = """
-        SELECT * FROM media m WHERE kind = ? AND created_at < ? AND usage_count > 0
-        AND NOT EXISTS (SELECT 1 FROM job_media jm JOIN jobs j ON j.id = jm.job_id
-                        WHERE jm.media_id = m.id AND j.state IN ('pending', 'rendering'))
-        ORDER BY id
-    """
-    if dry_run:
-        with ws.catalog.read() as con:
-            return catalogs.rows_as_dicts(con.execute(sql, [kind, cutoff]))
-    with ws.catalog.write() as con:
-        rows = catalogs.rows_as_dicts(con.execute(sql, [kind, cutoff]))
-        for row in rows:
-            catalogs.delete_media(con, row["id"])
-        if rows:
-            catalogs.log_stage(con, None, "cleanup", detail=f"{len(rows)} {kind} media older than {older_than_days} days")
-    for row in rows:  # after the commit: a crash here leaves an orphan file, never a row without its file
-        if not row.get("linked") and ws.contains(row["path"]):
-            Path(row["path"]).unlink(missing_ok=True)
-    return rows

@@ -1,17 +1,16 @@
-"""The ``farm`` command line: argument parsing, progress bars, and one-line errors."""
+"""CLI commands that render without a workspace's queue: mashup, bench, demo."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Sequence
 
-from farm.errors import FarmError
+from farm.cli._output import Progress
+from farm.settings import option, render_default
 
 
-def _add_mashup(sub: argparse._SubParsersAction) -> None:
+def add_mashup(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "mashup",
         help="render a 2/3 + 1/3 mashup of main clips over a template",
@@ -20,42 +19,27 @@ def _add_mashup(sub: argparse._SubParsersAction) -> None:
     p.add_argument("mains", nargs="+", metavar="MAIN", help="main video(s), played in order")
     p.add_argument("--template", required=True, metavar="TEMPLATE", help="template video (loops or is cut to length)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output MP4 file")
-    p.add_argument("--layout", default="vertical", choices=("vertical", "horizontal"))
-    p.add_argument("--fit", default="cover", choices=("cover", "contain", "blur"))
+    p.add_argument("--layout", default=render_default("layout"), choices=option("render", "layout").choices)
+    p.add_argument("--fit", default=render_default("fit"), choices=option("render", "fit").choices)
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="default: the main clips' total")
-    p.add_argument("--fade", type=float, default=0.5, metavar="SECONDS", help="fade in/out and crossfade length (0: off)")
+    p.add_argument("--fade", type=float, default=render_default("fade_s"), metavar="SECONDS",
+                   help="fade in/out and crossfade length (0: off)")
     p.add_argument("--music", default=None, metavar="AUDIO", help="music track mixed under the main audio")
-    p.add_argument("--music-volume", type=float, default=0.3, metavar="GAIN")
+    p.add_argument("--music-volume", type=float, default=render_default("music_volume"), metavar="GAIN")
     p.add_argument("--caption", default=None, metavar="TEXT", help="caption burned in over the main box")
     p.add_argument("--attribution", default=None, metavar="TEXT", help='credit line, e.g. "Source: @creator"')
-    p.add_argument("--fps", type=int, default=30)
-    p.add_argument("--preset", default="veryfast")
-    p.add_argument("--crf", type=int, default=23)
-    p.add_argument("--encoder", default="auto", choices=("auto", "libx264", "nvenc"))
+    p.add_argument("--fps", type=int, default=render_default("fps"))
+    p.add_argument("--preset", default=render_default("preset"))
+    p.add_argument("--crf", type=int, default=render_default("crf"))
+    p.add_argument("--encoder", default=render_default("encoder"), choices=option("render", "encoder").choices)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_mashup)
 
 
-def _progress(quiet: bool, desc: str):
-    if quiet:
-        return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="frame", desc=desc, disable=None, file=sys.stderr, dynamic_ncols=True)
-
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-            bar.refresh()
-        bar.update(done - bar.n)
-
-    return bar, update
-
-
 def _cmd_mashup(args: argparse.Namespace) -> int:
-    from farm.pipeline import render_mashup
-    from farm.spec import MashupSpec
+    from farm.jobs import MashupSpec
+    from farm.render import render_mashup
 
     spec = MashupSpec(
         mains=tuple(args.mains),
@@ -74,12 +58,8 @@ def _cmd_mashup(args: argparse.Namespace) -> int:
         crf=args.crf,
         encoder=args.encoder,
     )
-    bar, update = _progress(args.quiet or args.json, "mashup")
-    try:
-        result = render_mashup(spec, progress=update)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Progress("mashup", unit="frame", total=0, quiet=args.quiet or args.json) as bar:
+        result = render_mashup(spec, progress=bar.update if bar.active else None)
     if args.json:
         print(json.dumps(result.summary(), ensure_ascii=False))
     else:
@@ -90,7 +70,7 @@ def _cmd_mashup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_bench(sub: argparse._SubParsersAction) -> None:
+def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks against peer tools, in the same run")
     bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
     m = bsub.add_parser(
@@ -173,7 +153,7 @@ def _cmd_bench_batch(args: argparse.Namespace) -> int:
     return _psnr_verdict(report, "farm bench batch")
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:
+def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="a demo workspace with generated sample media and a rendered batch (`make run`)")
     p.add_argument("--out", default="demo", help="the demo workspace folder (default ./demo)")
     p.add_argument("--seconds", type=float, default=6.0, help="length of the generated main clips")
@@ -209,60 +189,3 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if info.get("dashboard_url"):
         print(f"  dashboard: {info['dashboard_url']} (up while a batch runs; see README, 'Watching a batch')")
     return 0 if not doc["failed"] else 1
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="farm", description="reel farm: batch renders for short-form video")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from farm import _cli_catalog as cat
-
-    cat.add_workspace_option(parser, top=True)
-    _add_mashup(sub)
-    cat.add_init(sub)
-    cat.add_media(sub)
-    cat.add_queue(sub)
-    cat.add_logs(sub)
-    cat.add_sql(sub)
-    cat.add_nightly(sub)
-    _add_bench(sub)
-    _add_demo(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except FarmError as err:
-        print(f"farm: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("farm: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 1
-    except Exception as err:  # a bug: one line unless FARM_DEBUG asks for the traceback
-        if os.environ.get("FARM_DEBUG"):
-            raise
-        print(f"farm: internal error: {type(err).__name__}: {err} (set FARM_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
-
-
-def run() -> None:
-    """Console entry point: run the CLI, flush, and exit without interpreter teardown.
-
-    Unloading torch and the codec libraries at exit takes a noticeable part of a second
-    and does nothing useful for a finished command; every output is already closed,
-    fsynced and renamed into place by then.
-    """
-    rc = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(rc)
-
-
-if __name__ == "__main__":
-    run()

@@ -1,0 +1,37 @@
+"""Jobs: render specs and results, planning (one ranker, one rights check), and the job lifecycle."""
+
+from farm.jobs._lifecycle import (
+    DRIVER_CATALOG_WAIT_S,
+    cancel_job,
+    check_job_inputs,
+    claim,
+    driver_catalog_wait,
+    record_outcome,
+    recover,
+    release,
+    remove_partial,
+    render_lock,
+    retry_jobs,
+    worker_name,
+)
+from farm.jobs._outcome import JobOutcome
+from farm.jobs._plan import (
+    Ranker,
+    build_mashup,
+    check_platform,
+    check_rights,
+    credits_line,
+    enqueue_mashup,
+    enqueue_plans,
+    plan_batch,
+)
+from farm.jobs._spec import TIMING_STAGES, EncoderName, MashupSpec, RenderResult
+
+__all__ = [
+    "DRIVER_CATALOG_WAIT_S", "cancel_job", "check_job_inputs", "claim", "driver_catalog_wait", "record_outcome",
+    "recover", "release", "remove_partial", "render_lock", "retry_jobs", "worker_name",
+    "JobOutcome",
+    "Ranker", "build_mashup", "check_platform", "check_rights", "credits_line", "enqueue_mashup", "enqueue_plans",
+    "plan_batch",
+    "TIMING_STAGES", "EncoderName", "MashupSpec", "RenderResult",
+]

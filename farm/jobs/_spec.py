@@ -1,0 +1,105 @@
+"""Render specs and results: frozen, validated, JSON round-trippable dataclasses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from farm.errors import InputError
+from farm.settings import check_value, option, render_default
+
+EncoderName = Literal["auto", "libx264", "nvenc"]
+# RenderResult.timings_s keys -> the stage names of the process log and the metrics
+TIMING_STAGES = {"probe": "probe", "wait_decode": "decode", "compose": "compose", "encode": "encode",
+                 "audio": "audio", "finish": "mux"}
+
+
+class _Json:
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+        for f in fields(cls):
+            if f.name in data and isinstance(data[f.name], list):
+                data[f.name] = tuple(data[f.name]) if f.name != "timings_s" else data[f.name]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class MashupSpec(_Json):
+    """Everything needed to render one mashup; rendering the same spec twice gives the same file."""
+
+    mains: tuple[str, ...]
+    template: str
+    output: str
+    layout: str = render_default("layout")
+    fit: str = render_default("fit")
+    duration_s: float | None = None
+    fade_s: float = render_default("fade_s")
+    music: str | None = None
+    music_volume: float = render_default("music_volume")
+    caption: str | None = None
+    attribution: str | None = None
+    fps: int = render_default("fps")
+    preset: str = render_default("preset")
+    crf: int = render_default("crf")
+    encoder: EncoderName = render_default("encoder")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mains, (list, str)):
+            object.__setattr__(self, "mains", tuple([self.mains] if isinstance(self.mains, str) else self.mains))
+        if not self.mains:
+            raise InputError("a mashup needs at least one main video")
+        for key in ("layout", "fit", "encoder", "preset", "fade_s", "music_volume"):
+            check_value("render", key, getattr(self, key))
+        if self.duration_s is not None and not (0 < self.duration_s <= 3600):
+            raise InputError(f"Invalid duration ({self.duration_s}). Supported: more than 0 and at most 3600 seconds.")
+        for key in ("fps", "crf"):  # whole numbers
+            value = getattr(self, key)
+            if int(value) != value:
+                raise InputError(option("render", key).spec_message(value))
+            check_value("render", key, value)
+
+    def __repr__(self) -> str:
+        return (
+            f"MashupSpec({len(self.mains)} main(s) -> {self.output!r}, {self.layout}/{self.fit}, "
+            f"{self.fps} fps, {self.encoder})"
+        )
+
+
+@dataclass(frozen=True)
+class RenderResult(_Json):
+    """What a finished render produced, and how long each stage took."""
+
+    path: str
+    size_bytes: int
+    sha256: str
+    frames: int
+    fps: int
+    duration_s: float
+    width: int
+    height: int
+    encoder: str
+    decoder: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def render_fps(self) -> float:
+        total = self.timings_s.get("total", 0.0)
+        return self.frames / total if total > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["render_fps"] = round(self.render_fps, 2)
+        return out

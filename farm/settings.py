@@ -1,0 +1,217 @@
+"""The settings schema: every setting's default and allowed values, in one place.
+
+``farm.toml`` is read and checked against it, the CLI takes its defaults and choices from
+it, and render specs validate their fields with it, so an allowed set or a default is
+written once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catalogs import LICENSES
+from farm.errors import InputError
+from kernels import FITS, LAYOUTS
+
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
+)  # fmt: skip
+ENCODERS = ("auto", "libx264", "nvenc")
+MOODS = ("upbeat", "calm", "trending", "commercial")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its default, what is allowed, and the line that documents it.
+
+    Numbers are bounded by ``low`` (exclusive when ``low_open``) and ``high``; ``label``
+    and ``unit`` are how a render spec's error message names the value.
+    """
+
+    key: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+    label: str | None = None
+    unit: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed (None when it is)."""
+        if self.choices is not None:
+            return None if value in self.choices else "choice"
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return "low"
+        if self.high is not None and value > self.high:
+            return "high"
+        return None
+
+    def spec_message(self, value: Any) -> str:
+        """The error for a bad value in a render spec (or a CLI option feeding one)."""
+        name = self.label or self.key
+        if self.choices is not None:
+            return f"Invalid {name} ({value!r}). Supported: {', '.join(self.choices)}."
+        whole = isinstance(self.default, int)
+        if whole:
+            span = f"whole numbers from {self.low:g} to {self.high:g}"
+        else:
+            span = f"{self.low:g} to {self.high:g}" + (f" {self.unit}" if self.unit else "")
+        return f"Invalid {name} ({value}). Supported: {span}."
+
+
+SCHEMA: dict[str, tuple[Option, ...]] = {
+    "render": (
+        Option("layout", "vertical", "vertical | horizontal: where the 2/3 and 1/3 boxes go", choices=LAYOUTS),
+        Option("fit", "cover", "cover | contain | blur: how a clip fills its box", choices=FITS),
+        Option("fade_s", 0.5, "fade in/out and crossfade length; 0 turns fades off", low=0, high=10, label="fade",
+               unit="seconds"),
+        Option("max_duration_s", 60.0, "a job's mains are cut to this length", low=0, low_open=True, high=3600),
+        Option("music_volume", 0.3, "gain of the music under the main clips' audio", low=0, high=4, label="music volume"),
+        Option("fps", 30, "", low=1, high=120),
+        Option("preset", "veryfast", "libx264 preset", choices=X264_PRESETS),
+        Option("crf", 23, "libx264 quality (lower is better and bigger)", low=0, high=51),
+        Option("encoder", "auto", "auto | libx264 | nvenc", choices=ENCODERS),
+    ),
+    "queue": (
+        Option("max_attempts", 3, "renders of one job before it is marked failed", low=0, low_open=True),
+        Option("job_timeout_s", 1800.0, "a render running longer is presumed hung: its worker is restarted", low=0,
+               low_open=True),
+        Option("lock_wait_s", 10.0, "how long to wait for another farm process holding the catalog", low=0),
+    ),
+    "media": (
+        Option("max_download_bytes", 2 * 1024**3, "cap on one URL download (2 GiB)", low=0, low_open=True),
+        Option("download_timeout_s", 30.0, "connect/read timeout of a URL download", low=0, low_open=True),
+        Option("default_license", "unknown", "licence of imported media when --license is not given", choices=LICENSES),
+    ),
+    "nightly": (
+        Option("count", 20, "jobs planned per night", low=0),
+        Option("pair_window", 200, "no main/template pair repeats within this many recent jobs", low=0, low_open=True),
+        Option("mood", "upbeat", "music mood when a job names none"),
+    ),
+}
+_OPTIONS = {(section, o.key): o for section, opts in SCHEMA.items() for o in opts}
+
+
+def option(section: str, key: str) -> Option:
+    return _OPTIONS[(section, key)]
+
+
+def render_default(key: str) -> Any:
+    """The default of ``[render] key``: what a CLI option or a spec field starts from."""
+    return _OPTIONS[("render", key)].default
+
+
+def check_value(section: str, key: str, value: Any) -> None:
+    """Raise :class:`InputError` (a render spec's message) when ``value`` is not allowed."""
+    opt = _OPTIONS[(section, key)]
+    if opt.problem(value) is not None:
+        raise InputError(opt.spec_message(value))
+
+
+def _d(section: str, key: str) -> Any:
+    return _OPTIONS[(section, key)].default
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    layout: str = _d("render", "layout")
+    fit: str = _d("render", "fit")
+    fade_s: float = _d("render", "fade_s")
+    max_duration_s: float = _d("render", "max_duration_s")
+    music_volume: float = _d("render", "music_volume")
+    fps: int = _d("render", "fps")
+    preset: str = _d("render", "preset")
+    crf: int = _d("render", "crf")
+    encoder: str = _d("render", "encoder")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    max_attempts: int = _d("queue", "max_attempts")
+    lock_wait_s: float = _d("queue", "lock_wait_s")
+    job_timeout_s: float = _d("queue", "job_timeout_s")
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    max_download_bytes: int = _d("media", "max_download_bytes")
+    download_timeout_s: float = _d("media", "download_timeout_s")
+    default_license: str = _d("media", "default_license")
+
+
+@dataclass(frozen=True)
+class NightlySettings:
+    count: int = _d("nightly", "count")
+    pair_window: int = _d("nightly", "pair_window")
+    mood: str = _d("nightly", "mood")
+
+
+_SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings}
+
+
+@dataclass(frozen=True)
+class Settings:
+    render: RenderSettings = field(default_factory=RenderSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    nightly: NightlySettings = field(default_factory=NightlySettings)
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        """Read ``farm.toml``; unknown sections or keys and wrong types name the file and key."""
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: not valid TOML ({err})") from None
+        built = {}
+        for name, value in data.items():
+            if name not in _SECTIONS:
+                raise InputError(f"{path}: unknown section [{name}]. Supported: {', '.join(_SECTIONS)}.")
+            if not isinstance(value, dict):
+                raise InputError(f"{path}: [{name}] must be a table")
+            klass = _SECTIONS[name]
+            kwargs = {}
+            for key, v in value.items():
+                opt = _OPTIONS.get((name, key))
+                if opt is None:
+                    known = ", ".join(f.name for f in dataclasses.fields(klass))
+                    raise InputError(f"{path}: unknown key {name}.{key}. Supported: {known}.")
+                want = type(opt.default)
+                if want is float and isinstance(v, int) and not isinstance(v, bool):
+                    v = float(v)
+                if not isinstance(v, want) or isinstance(v, bool) != (want is bool):
+                    raise InputError(f"{path}: {name}.{key} must be {want.__name__}, not {v!r}")
+                why = opt.problem(v)
+                if why == "choice":
+                    raise InputError(f"{path}: {name}.{key} = {v!r} is not allowed. Supported: {', '.join(opt.choices)}.")
+                if why == "low":
+                    raise InputError(f"{path}: {name}.{key} must be {'more than' if opt.low_open else 'at least'} {opt.low:g}"
+                                     if opt.low else f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
+                if why == "high":
+                    raise InputError(f"{path}: {name}.{key} must be at most {opt.high:g}")
+                kwargs[key] = v
+            built[name] = klass(**kwargs)
+        return cls(**built)
+
+
+def config_template() -> str:
+    """The commented ``farm.toml`` a new workspace gets: every key at its default."""
+    lines = [
+        "# reel farm workspace settings. Every key is optional: the values shown are the defaults.",
+        "# Uncomment a line to change it. Paths are relative to this file's folder.",
+    ]
+    for section, opts in SCHEMA.items():
+        lines += ["", f"[{section}]"]
+        for o in opts:
+            value = f'"{o.default}"' if isinstance(o.default, str) else repr(o.default)
+            entry = f"# {o.key} = {value}"
+            lines.append(f"{entry:<29}# {o.help}".rstrip() if o.help else entry)
+    return "\n".join(lines) + "\n"
