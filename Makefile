@@ -17,17 +17,22 @@ endif
 
 .PHONY: run test install clean bench lock test-min check-ffmpeg
 
+# pip speaks only on errors (-qq), and the build backend's notices about editable
+# installs are not the user's business (PYTHONWARNINGS reaches its subprocess).
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip --quiet --quiet
+
 $(BIN)/farm: pyproject.toml $(LOCK)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "pip==$(PIP_VERSION)"
-	$(TORCH_ENV) $(BIN)/python -m pip install --quiet "$$(grep '^torch==' $(LOCK))"
+	@echo "installing the locked dependency set into $(VENV) (first time: a minute or two)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install "pip==$(PIP_VERSION)"
+	@$(TORCH_ENV) $(PIP) install "$$(grep '^torch==' $(LOCK))"
 ifeq ($(HAS_NVIDIA),yes)
-	$(BIN)/python -c 'import sys, torch; sys.exit("+cpu" in torch.__version__)' || \
-	    PIP_FIND_LINKS= $(BIN)/python -m pip install --quiet --force-reinstall "$$(grep '^torch==' $(LOCK))"
+	@$(BIN)/python -c 'import sys, torch; sys.exit("+cpu" in torch.__version__)' || \
+	    PIP_FIND_LINKS= $(PIP) install --force-reinstall "$$(grep '^torch==' $(LOCK))"
 endif
-	$(BIN)/python -m pip install --quiet -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(BIN)/farm
+	@$(PIP) install -r $(LOCK)
+	@$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $(BIN)/farm
 
 install: $(BIN)/farm
 

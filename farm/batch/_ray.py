@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import time
 from typing import Any
@@ -47,6 +48,9 @@ def _start_ray(address: str | None) -> tuple[bool, dict]:
             kwargs["address"] = address
         else:
             kwargs.update(num_cpus=os.cpu_count() or 1, include_dashboard=True, dashboard_host="127.0.0.1")
+            # Ray enables token authentication on a new local cluster by default and says so
+            # on stderr at every start: the default is right, the notice is noise here.
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         try:
             ctx = ray.init(**kwargs)
         except ConnectionError as err:
