@@ -9,6 +9,7 @@ import time
 import catalogs
 from farm.cli._output import Progress, format_table, print_json
 from farm.errors import InputError
+from farm.settings import MOODS, option
 
 MEDIA_COLUMNS_SHOWN = ["id", "kind", "duration_s", "width", "height", "has_audio", "mood", "platform", "license",
                        "usage_count", "path"]
@@ -26,6 +27,15 @@ def add_workspace_option(p: argparse.ArgumentParser, *, top: bool = False) -> No
         "--workspace", metavar="DIR", default=None if top else argparse.SUPPRESS,
         help="the workspace folder (default: $FARM_HOME, else the current folder or the nearest one above)",
     )
+
+
+def _show_rows(args, rows: list[dict], columns: list[str] | None = None) -> int:
+    """Rows as one JSON document (--json) or an aligned table."""
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table(rows, columns))
+    return 0
 
 
 def _leaf(sub, name: str, **kw) -> argparse.ArgumentParser:
@@ -68,15 +78,17 @@ def add_media(sub) -> None:
     imp.add_argument("items", nargs="+", metavar="PATH_OR_URL")
     imp.add_argument("--kind", choices=catalogs.MEDIA_KINDS, default=None,
                      help="default: from the workspace folder, else audio/image by content (videos need --kind)")
-    imp.add_argument("--mood", default=None, help="music mood, e.g. upbeat, calm, trending, commercial")
+    imp.add_argument("--mood", default=None, help=f"music mood, e.g. {', '.join(MOODS)}")
     imp.add_argument("--category", default=None)
     imp.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="only for this platform")
-    imp.add_argument("--license", choices=catalogs.LICENSES, default=None, help="default from farm.toml (unknown)")
+    imp.add_argument("--license", choices=catalogs.LICENSES, default=None,
+                     help=f"default from farm.toml ({option('media', 'default_license').default})")
     imp.add_argument("--creator", default=None)
     imp.add_argument("--source-url", default=None)
     imp.add_argument("--attribution", default=None, help="credit line burned into videos that use it")
     imp.add_argument("--link", action="store_true", help="register files where they are instead of copying")
-    imp.add_argument("--max-bytes", type=int, default=None, help="cap on one URL download (default from farm.toml: 2 GiB)")
+    imp.add_argument("--max-bytes", type=int, default=None, help="cap on one URL download (default from farm.toml: "
+                     f"{option('media', 'max_download_bytes').default / 1024**3:g} GiB)")
     imp.add_argument("--json", action="store_true")
     imp.add_argument("-q", "--quiet", action="store_true")
     imp.set_defaults(func=_cmd_media_import)
@@ -154,11 +166,7 @@ def _cmd_media_list(args) -> int:
     ws = _ws(args)
     with ws.catalog.read() as con:
         rows = catalogs.list_media(con, kind=args.kind, mood=args.mood)
-    if args.json:
-        print_json(rows)
-    else:
-        print(format_table(rows, MEDIA_COLUMNS_SHOWN))
-    return 0
+    return _show_rows(args, rows, MEDIA_COLUMNS_SHOWN)
 
 
 def _cmd_media_show(args) -> int:
@@ -285,11 +293,7 @@ def _cmd_queue_list(args) -> int:
     ws = _ws(args)
     with ws.catalog.read() as con:
         rows = catalogs.list_jobs(con, state=args.state, limit=args.limit)
-    if args.json:
-        print_json(rows)
-    else:
-        print(format_table(rows, JOB_COLUMNS_SHOWN))
-    return 0
+    return _show_rows(args, rows, JOB_COLUMNS_SHOWN)
 
 
 def _cmd_queue_stats(args) -> int:
@@ -451,10 +455,10 @@ def _cmd_sql(args) -> int:
 # -- nightly --------------------------------------------------------------------------
 def add_nightly(sub) -> None:
     p = _leaf(sub, "nightly", help="plan a batch of mashups from the library and render every pending job on Ray")
-    p.add_argument("--count", type=int, default=None, metavar="N", help="jobs to plan (default from farm.toml: 20)")
+    p.add_argument("--count", type=int, default=None, metavar="N", help=f"jobs to plan (default from farm.toml: {option('nightly', 'count').default})")
     p.add_argument("--platform", action="append", choices=catalogs.PLATFORMS, default=None, metavar="P",
                    help="target platform, repeat for several (jobs alternate); default: none (local renders)")
-    p.add_argument("--mood", default=None, help="music mood (default from farm.toml: upbeat)")
+    p.add_argument("--mood", default=None, help=f"music mood (default from farm.toml: {option('nightly', 'mood').default})")
     p.add_argument("--caption", default=None, help="caption burned into every video of the batch")
     p.add_argument("--seed", type=int, default=None, help="tie-break for planning (default 0; same seed, same plan)")
     p.add_argument("--address", default=None, metavar="ADDR",
