@@ -34,7 +34,7 @@ from catalogs._media import (
     pick_media,
     update_media,
 )
-from catalogs._metrics import METRIC_SETS, append_metrics, create_metric_views
+from catalogs._metrics import METRIC_SETS, append_metrics, create_metric_views, read_only_query
 from catalogs._schema import JOB_KINDS, JOB_STATES, LICENSES, MEDIA_KINDS, MIGRATIONS, PLATFORMS, SCHEMA_VERSION, sql_list
 
 __all__ = [
@@ -44,6 +44,6 @@ __all__ = [
     "job_log", "log_stage", "log_stages", "stage_seconds",
     "PUBLISHABLE_LICENSES", "cleanup_candidates", "delete_media", "get_media", "insert_media", "jobs_using",
     "list_media", "mark_used", "media_by_sha", "pick_media", "update_media",
-    "METRIC_SETS", "append_metrics", "create_metric_views",
+    "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
     "JOB_KINDS", "JOB_STATES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
 ]

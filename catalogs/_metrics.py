@@ -1,4 +1,4 @@
-"""Metric history as Parquet files partitioned by date, read back through DuckDB views."""
+"""Metric history as Parquet files partitioned by date, read back through DuckDB views; `farm sql`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from catalogs._connect import utcnow
+from catalogs._connect import rows_as_dicts, utcnow
 
 # name -> (sub-folder, empty-table SQL giving the columns when no file exists yet)
 METRIC_SETS = {
@@ -56,3 +56,43 @@ def create_metric_views(con: duckdb.DuckDBPyConnection, root: str | os.PathLike)
         else:
             sql = empty
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+
+def read_only_query(con: duckdb.DuckDBPyConnection, query: str, *, metrics_dir: str | os.PathLike,
+                    timeout_s: float) -> list[dict]:
+    """Run one user SELECT over the catalog and the metric history (`farm sql`), sandboxed.
+
+    Exactly one SELECT statement; nothing outside the metric history is reachable (no
+    files, no network, no extensions) and the query cannot change those settings back;
+    it is interrupted after ``timeout_s`` (a reader holds writers off). Raises
+    :class:`farm.errors.InputError` with a one-line reason.
+    """
+    import threading
+
+    from farm.errors import InputError
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as err:
+        raise InputError(f"SQL: {str(err).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise InputError(f"SQL: give exactly one statement, not {len(statements)}")
+    kind = statements[0].type.name
+    if kind != "SELECT":
+        raise InputError(f"SQL: only SELECT queries are allowed here, not {kind}")
+    create_metric_views(con, metrics_dir)
+    allowed = str(Path(metrics_dir).resolve()).replace("'", "''") + "/"
+    for setting in (f"allowed_directories = ['{allowed}']", "enable_external_access = false",
+                    "autoinstall_known_extensions = false", "autoload_known_extensions = false",
+                    "lock_configuration = true"):
+        con.execute(f"SET {setting}")
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.start()
+    try:
+        return rows_as_dicts(con.execute(query))
+    except duckdb.InterruptException:
+        raise InputError(f"SQL: stopped after {timeout_s:g} s (--timeout)") from None
+    except duckdb.Error as err:
+        raise InputError(f"SQL: {' '.join(str(err).split())}") from None
+    finally:
+        timer.cancel()

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+
 # 75 % SMPTE bars (8-bit R'G'B'), then black: each colour fills a vertical stripe.
 BARS = (
     ("white75", (191, 191, 191)),
@@ -218,14 +219,3 @@ def first_frame(path: Path, index: int = 0) -> tuple[np.ndarray, np.ndarray, np.
             if i == index:
                 return read_planes(f)
     raise AssertionError(f"{path} has no frame {index}")
-
-
-def region_means(planes, box) -> tuple[float, float, float]:
-    """Mean (Y, Cb, Cr) of rectangle (x, y, w, h) of full-resolution coordinates."""
-    x, y, w, h = box
-    Y, U, V = planes
-    return (
-        float(Y[y : y + h, x : x + w].mean()),
-        float(U[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
-        float(V[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
-    )

@@ -108,12 +108,9 @@ def planes_of(frame: np.ndarray, width: int, height: int):
 
 def region_yuv(frame: np.ndarray, *, width: int, height: int, x: int, y: int, w: int, h: int) -> tuple[float, float, float]:
     """Mean (Y, U, V) of a canvas rectangle, from a (H*3/2, W) yuv420p frame."""
-    Y, U, V = planes_of(frame, width, height)
-    return (
-        float(Y[y : y + h, x : x + w].mean()),
-        float(U[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
-        float(V[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
-    )
+    from frames import region_means
+
+    return region_means(planes_of(frame, width, height), (x, y, w, h))
 
 
 def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:

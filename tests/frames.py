@@ -1,4 +1,4 @@
-"""The tests' one way to compare pictures: exact, within a tolerance, or by PSNR.
+"""The tests' one way to compare pictures: exact, within a tolerance, or by PSNR; region means.
 
 Arrays are planes (or whole frames) of code values; tuples are region means. Each check
 returns None when it holds and a sentence saying what differs when it does not, so a
@@ -13,6 +13,18 @@ from typing import Literal
 import numpy as np
 
 Mode = Literal["exact", "tolerance", "psnr"]
+
+
+def region_means(planes, box) -> tuple[float, float, float]:
+    """Mean (Y, Cb, Cr) over rectangle ``box`` = (x, y, w, h) in luma pixels, from 4:2:0
+    planes (Y, U, V); the chroma rectangle is the luma one halved."""
+    x, y, w, h = box
+    Y, U, V = planes
+    return (
+        float(Y[y : y + h, x : x + w].mean()),
+        float(U[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
+        float(V[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2].mean()),
+    )
 
 
 def psnr(a, b, *, peak: float = 255.0) -> float:

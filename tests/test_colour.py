@@ -20,13 +20,12 @@ from colourbars import (
     first_frame,
     full_code_range_planes,
     read_planes,
-    region_means,
     write_bars,
     write_planes,
 )
 from farm.jobs import MashupSpec
 from farm.render import render_mashup
-from frames import difference
+from frames import difference, region_means
 from kernels import fit_geometry, layout_geometry
 
 GEO = layout_geometry("vertical")

@@ -16,8 +16,9 @@ import av
 import numpy as np
 import pytest
 
-from colourbars import expected_bt709, first_frame, region_means
+from colourbars import expected_bt709, first_frame
 from conftest import run_farm, tone_level
+from frames import region_means
 from farm.render import render_mashup
 from farm.jobs import MashupSpec
 from kernels import fit_geometry, layout_geometry

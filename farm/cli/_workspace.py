@@ -399,9 +399,6 @@ def _cmd_logs(args) -> int:
     return 0
 
 
-_READ_ONLY_STATEMENTS = {"SELECT"}
-
-
 def add_sql(sub) -> None:
     p = _leaf(sub, "sql", help="read-only SQL over the catalog and the Parquet metric history")
     p.add_argument("query", metavar="SQL", help="e.g. \"SELECT state, count(*) FROM jobs GROUP BY ALL\"")
@@ -412,44 +409,10 @@ def add_sql(sub) -> None:
 
 
 def _cmd_sql(args) -> int:
-    import duckdb
-
     ws = _ws(args)
-    try:
-        statements = duckdb.extract_statements(args.query)
-    except duckdb.Error as err:
-        raise InputError(f"SQL: {str(err).splitlines()[0]}") from None
-    if len(statements) != 1:
-        raise InputError(f"SQL: give exactly one statement, not {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in _READ_ONLY_STATEMENTS:
-        raise InputError(f"SQL: only SELECT queries are allowed here, not {kind}")
-    import threading
-
     with ws.catalog.read() as con:
-        catalogs.create_metric_views(con, ws.metrics_dir)
-        # Nothing outside the metric history: no files, no network, no extensions, and
-        # the settings cannot be changed back by the query.
-        metrics_dir = str(ws.metrics_dir.resolve()).replace("'", "''") + "/"
-        for setting in (f"allowed_directories = ['{metrics_dir}']", "enable_external_access = false",
-                        "autoinstall_known_extensions = false", "autoload_known_extensions = false",
-                        "lock_configuration = true"):
-            con.execute(f"SET {setting}")
-        timer = threading.Timer(args.timeout, con.interrupt)
-        timer.start()
-        try:
-            rows = catalogs.rows_as_dicts(con.execute(args.query))
-        except duckdb.InterruptException:
-            raise InputError(f"SQL: stopped after {args.timeout:g} s (--timeout)") from None
-        except duckdb.Error as err:
-            raise InputError(f"SQL: {' '.join(str(err).split())}") from None
-        finally:
-            timer.cancel()
-    if args.json:
-        print_json(rows)
-    else:
-        print(format_table(rows))
-    return 0
+        rows = catalogs.read_only_query(con, args.query, metrics_dir=ws.metrics_dir, timeout_s=args.timeout)
+    return _show_rows(args, rows)
 
 
 # -- nightly --------------------------------------------------------------------------
