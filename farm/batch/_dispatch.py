@@ -198,7 +198,10 @@ class Dispatcher:
             if handle not in finished and self.deadlines.get(handle, now + 1) < now:
                 self.emit("timeout", {"job_id": job["id"], "worker": self.ex.label(w)})
                 self.ex.kill(w)
-                self.deadlines.pop(handle, None)
+                # everything on that worker comes back lost now: no second kill for it
+                for other, (_, ow) in self.inflight.items():
+                    if ow == w:
+                        self.deadlines.pop(other, None)
 
     def _settle(self, handle: Any, outcome: JobOutcome) -> None:
         job, w = self.inflight.pop(handle)
