@@ -42,13 +42,15 @@ class Option:
     label: str | None = None
     unit: str = ""
 
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not allowed (None when it is)."""
+    def problem(self, value: Any, *, bounded: bool = True) -> str | None:
+        """Why ``value`` is not allowed (None when it is); ``bounded=False`` checks only the
+        lower bound (``farm.toml``: a spec checks the rest when a job is made). NaN is
+        never a number here."""
         if self.choices is not None:
             return None if value in self.choices else "choice"
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+        if self.low is not None and not (value > self.low if self.low_open else value >= self.low):
             return "low"
-        if self.high is not None and value > self.high:
+        if bounded and self.high is not None and not value <= self.high:
             return "high"
         return None
 
@@ -57,9 +59,9 @@ class Option:
         name = self.label or self.key
         if self.choices is not None:
             return f"Invalid {name} ({value!r}). Supported: {', '.join(self.choices)}."
-        whole = isinstance(self.default, int)
-        if whole:
-            span = f"whole numbers from {self.low:g} to {self.high:g}"
+        if isinstance(self.default, int):
+            low = self.low + 1 if self.low_open else self.low
+            span = f"whole numbers from {low:g} to {self.high:g}"
         else:
             span = f"{self.low:g} to {self.high:g}" + (f" {self.unit}" if self.unit else "")
         return f"Invalid {name} ({value}). Supported: {span}."
@@ -73,7 +75,7 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
                unit="seconds"),
         Option("max_duration_s", 60.0, "a job's mains are cut to this length", low=0, low_open=True, high=3600),
         Option("music_volume", 0.3, "gain of the music under the main clips' audio", low=0, high=4, label="music volume"),
-        Option("fps", 30, "", low=1, high=120),
+        Option("fps", 30, "", low=0, low_open=True, high=120),
         Option("preset", "veryfast", "libx264 preset", choices=X264_PRESETS),
         Option("crf", 23, "libx264 quality (lower is better and bigger)", low=0, high=51),
         Option("encoder", "auto", "auto | libx264 | nvenc", choices=ENCODERS),
@@ -189,14 +191,11 @@ class Settings:
                     v = float(v)
                 if not isinstance(v, want) or isinstance(v, bool) != (want is bool):
                     raise InputError(f"{path}: {name}.{key} must be {want.__name__}, not {v!r}")
-                why = opt.problem(v)
+                why = opt.problem(v, bounded=False)
                 if why == "choice":
                     raise InputError(f"{path}: {name}.{key} = {v!r} is not allowed. Supported: {', '.join(opt.choices)}.")
                 if why == "low":
-                    raise InputError(f"{path}: {name}.{key} must be {'more than' if opt.low_open else 'at least'} {opt.low:g}"
-                                     if opt.low else f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
-                if why == "high":
-                    raise InputError(f"{path}: {name}.{key} must be at most {opt.high:g}")
+                    raise InputError(f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
                 kwargs[key] = v
             built[name] = klass(**kwargs)
         return cls(**built)
@@ -210,8 +209,8 @@ def config_template() -> str:
     ]
     for section, opts in SCHEMA.items():
         lines += ["", f"[{section}]"]
-        for o in opts:
-            value = f'"{o.default}"' if isinstance(o.default, str) else repr(o.default)
-            entry = f"# {o.key} = {value}"
-            lines.append(f"{entry:<29}# {o.help}".rstrip() if o.help else entry)
+        entries = [(f"# {o.key} = " + (f'"{o.default}"' if isinstance(o.default, str) else repr(o.default)), o.help)
+                   for o in opts]
+        width = max(29, *(len(e) + 3 for e, _ in entries))
+        lines += [f"{entry:<{width}}# {help_}" if help_ else entry for entry, help_ in entries]
     return "\n".join(lines) + "\n"

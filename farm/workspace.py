@@ -7,11 +7,20 @@ from pathlib import Path
 
 from catalogs import Catalog
 from farm.errors import InputError
-from farm.settings import MOODS, Settings, config_template
+from farm.settings import (  # noqa: F401  (the last four: this module's names before settings.py)
+    MOODS,
+    MediaSettings,
+    NightlySettings,
+    QueueSettings,
+    RenderSettings,
+    Settings,
+    config_template,
+)
 
 KIND_FOLDERS = {"template": "templates", "source": "sources", "audio": "audio", "image": "products"}
 CONFIG_NAME = "farm.toml"
 CATALOG_NAME = "farm.duckdb"
+CONFIG_TEMPLATE = config_template()
 
 
 class Workspace:
@@ -61,7 +70,7 @@ def init_workspace(directory: str | os.PathLike) -> tuple[Workspace, bool]:
     root.mkdir(parents=True, exist_ok=True)
     config = root / CONFIG_NAME
     if not config.exists():
-        config.write_text(config_template(), encoding="utf-8")
+        config.write_text(CONFIG_TEMPLATE, encoding="utf-8")
     for name in ("templates", "sources", "products", "out", "metrics", ".farm"):
         (root / name).mkdir(exist_ok=True)
     for mood in MOODS:

@@ -132,13 +132,17 @@ def test_spec_settings_and_farm_toml_share_defaults():
                 assert spec_defaults[opt.key] == opt.default, opt.key
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("layout", "diagonal", "Invalid layout ('diagonal'). Supported: vertical, horizontal."),
-    ("fade_s", 11.0, "Invalid fade (11.0). Supported: 0 to 10 seconds."),
-    ("crf", 60, "Invalid crf (60). Supported: whole numbers from 0 to 51."),
-    ("preset", "warp", "Invalid preset ('warp'). Supported: ultrafast,"),
+@pytest.mark.parametrize("key,value,message,toml", [
+    ("layout", "diagonal", "Invalid layout ('diagonal'). Supported: vertical, horizontal.", "is not allowed"),
+    ("fade_s", 11.0, "Invalid fade (11.0). Supported: 0 to 10 seconds.", None),
+    ("fade_s", float("nan"), "Invalid fade (nan). Supported: 0 to 10 seconds.", "must be 0 or more"),
+    ("crf", 60, "Invalid crf (60). Supported: whole numbers from 0 to 51.", None),
+    ("fps", 0, "Invalid fps (0). Supported: whole numbers from 1 to 120.", "must be more than 0"),
+    ("preset", "warp", "Invalid preset ('warp'). Supported: ultrafast,", "is not allowed"),
 ])  # fmt: skip
-def test_one_validator_for_specs_and_farm_toml(tmp_path, key, value, message):
+def test_one_validator_for_specs_and_farm_toml(tmp_path, key, value, message, toml):
+    """Specs check every bound; farm.toml checks choices and lower bounds when it is read
+    (an upper bound, as before, when a job is made from it)."""
     from farm.errors import InputError
     from farm.jobs import MashupSpec
     from farm.settings import Settings
@@ -146,7 +150,11 @@ def test_one_validator_for_specs_and_farm_toml(tmp_path, key, value, message):
     with pytest.raises(InputError) as err:
         MashupSpec(mains=("a.mp4",), template="t.mp4", output="o.mp4", **{key: value})
     assert str(err.value).startswith(message)
-    toml = tmp_path / "farm.toml"
-    toml.write_text(f"[render]\n{key} = {value!r}\n".replace("'", '"'))
-    with pytest.raises(InputError, match=f"farm.toml: render.{key}"):
-        Settings.load(toml)
+    path = tmp_path / "farm.toml"
+    text = f'"{value}"' if isinstance(value, str) else ("nan" if value != value else repr(value))
+    path.write_text(f"[render]\n{key} = {text}\n")
+    if toml is None:
+        assert getattr(Settings.load(path).render, key) == value
+    else:
+        with pytest.raises(InputError, match=f"farm.toml: render.{key}.* {toml}"):
+            Settings.load(path)

@@ -49,6 +49,7 @@ def test_output_stream_properties(tmp_path, media):
     _, out = render(tmp_path, [media / "red.mp4"], media / "blue.mp4", duration_s=1.0)
     with av.open(str(out)) as c:
         v, a = c.streams.video[0], c.streams.audio[0]
+        assert (v.index, a.index) == (0, 1), "video is the first track, audio the second"
         assert v.codec_context.name == "h264" and v.codec_context.pix_fmt == "yuv420p"
         assert (v.width, v.height) == (1080, 1920)
         assert v.average_rate == 30

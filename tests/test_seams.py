@@ -55,6 +55,7 @@ def test_muxer_takes_a_raw_h264_elementary_stream(tmp_path, raw_h264):
     assert out.exists() and not list(tmp_path.glob(".*.part"))
     with av.open(str(out)) as c:
         v, a = c.streams.video[0], c.streams.audio[0]
+        assert (v.index, a.index) == (0, 1)
         assert (v.codec_context.name, v.width, v.height) == ("h264", W, H)
         assert v.average_rate == FPS and abs(float(v.duration * v.time_base) - 2.0) < 1e-6
         assert a.codec_context.name == "aac"

@@ -49,11 +49,10 @@ class Executor(Protocol):
 
 
 class Failure(NamedTuple):
-    """A job that failed or went back to pending: ``(id, error)``, and the error's class."""
+    """A job that failed or went back to pending: ``(id, error)``."""
 
     id: int
     error: str
-    error_class: str | None = None
 
 
 @dataclass
@@ -70,6 +69,8 @@ class RunSummary:
     rendered: list[int] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     retried: list[Failure] = field(default_factory=list)
+    # the class of each failure a worker reported (nightly's --json names it)
+    error_classes: dict[int, str] = field(default_factory=dict)
     frames: int = 0
     video_s: float = 0.0
     wall_s: float = 0.0
@@ -88,7 +89,8 @@ class RunSummary:
         hours = self.render_wall_s / 3600
 
         def entry(f: Failure) -> dict:
-            return {"id": f.id, **({"error_class": f.error_class} if f.error_class else {}), "error": f.error}
+            cls = self.error_classes.get(f.id)
+            return {"id": f.id, **({"error_class": cls} if cls else {}), "error": f.error}
 
         return {
             "batch_id": self.batch_id, "resumed": self.resumed, "planned": self.planned, "notes": self.notes,
@@ -166,7 +168,7 @@ class Dispatcher:
             # queued behind another job: its clock starts when that one's would end
             self.deadlines[handle] = time.monotonic() + self.busy[w] * self.job_timeout_s
             self.emit("submit", {"job_id": job["id"], "worker": ex.label(w), "worker_index": w,
-                                 "pid": ex.pid(w), "attempt": job["attempts"]})
+                                 "pid": ex.pid(w), "attempt": job["attempts"], "job": job})
         return pending
 
     def run(self) -> RunSummary:
@@ -208,29 +210,28 @@ class Dispatcher:
         self.deadlines.pop(handle, None)
         self.busy[w] -= 1
         label = self.ex.label(w)
-        to = record_outcome(self.ws, outcome)
+        to, recorded = record_outcome(self.ws, outcome)
         s = self.summary
-        if outcome.requeue:
+        if recorded.requeue:
             return
         if to == "ready":
-            res = outcome.result
+            res = recorded.result
             s.rendered.append(job["id"])
             s.frames += res.frames
             s.video_s += res.duration_s
             self.tallies["ready"] += 1
             self.emit("done", {"job_id": job["id"], "worker": label, "frames": res.frames,
-                               "render_fps": round(res.render_fps, 2), "rss_bytes": outcome.rss_bytes,
+                               "render_fps": round(res.render_fps, 2), "rss_bytes": recorded.rss_bytes,
                                "total_frames": s.frames, "result": res.summary()})
             return
-        lost = outcome.error_class == "WorkerLost"
-        if outcome.ok:  # recorded as a failure: its output was not on disk
-            entry = Failure(job["id"], f"job {job['id']}: output missing or incomplete; not recorded")
-        else:  # the worker's own error keeps its class; a lost worker is said in the message
-            entry = Failure(job["id"], outcome.message or "", None if lost else outcome.error_class)
-        error = entry.error
+        entry = Failure(job["id"], recorded.message or "")
+        # the worker's own error keeps its class; a lost worker, or a result whose file was
+        # not there, is said in the message
+        if not recorded.lost and not outcome.ok:
+            s.error_classes[job["id"]] = recorded.error_class
         (s.failed if to == "failed" else s.retried).append(entry)
         self.tallies["failed" if to == "failed" else "retried"] += 1
-        if lost:
-            self.emit("lost", {"job_id": job["id"], "worker": label, "state": to, "error": error})
+        if recorded.lost:
+            self.emit("lost", {"job_id": job["id"], "worker": label, "state": to, "error": entry.error})
         else:
-            self.emit("failed" if to == "failed" else "retry", {"job_id": job["id"], "error": error, "state": to})
+            self.emit("failed" if to == "failed" else "retry", {"job_id": job["id"], "error": entry.error, "state": to})

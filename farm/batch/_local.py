@@ -81,8 +81,8 @@ def render_queue(
         if on_job is None:
             return
         if name == "submit":
-            jobs[data["job_id"]] = {"id": data["job_id"], "attempts": data["attempt"]}
-            on_job("start", jobs[data["job_id"]], None)
+            jobs[data["job_id"]] = data["job"]
+            on_job("start", data["job"], None)
         elif name == "done":
             on_job("done", jobs.pop(data["job_id"]), data["result"])
         elif name in ("failed", "retry", "lost"):

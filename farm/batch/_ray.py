@@ -99,8 +99,9 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 class RayExecutor:
     """RenderWorker actors on a Ray cluster, ``WORKER_QUEUE_DEPTH`` jobs each.
 
-    ``start`` creates one actor per CPU slot (four per GPU with ``num_gpus=0.25``), waits
-    for them to warm up and drops those that cannot be placed or fail to start. A worker
+    ``create`` makes one actor per CPU slot (four per GPU with ``num_gpus=0.25``);
+    ``wait_ready`` waits for them to warm up and drops those that cannot be placed or fail
+    to start. A worker
     that dies restarts itself (``max_restarts=-1``): the job it was rendering comes back as
     lost (an attempt spent), the one queued behind it as never started (no attempt spent).
     """
@@ -115,6 +116,7 @@ class RayExecutor:
         self._cache_bytes = cache_bytes
         self._threads = threads
         self.pool: list = []
+        self._warm: list = []
         self.infos: list[dict] = []
         self.notes: list[str] = []
         self._generation: list[int] = []
@@ -125,8 +127,8 @@ class RayExecutor:
     def workers(self) -> int:
         return len(self.pool)
 
-    def start(self) -> list[dict]:
-        """Create the actors and wait for them to warm up; returns their ``info()``."""
+    def create(self) -> None:
+        """Create the actors (they start warming up: torch, kernels, fonts, the encoder probe)."""
         import ray
 
         from actors import RenderWorker
@@ -153,7 +155,14 @@ class RayExecutor:
         if not made:
             raise InputError("--workers must be at least 1")
         self.pool = made
-        warm = [w.info.remote() for w in made]
+        self._warm = [w.info.remote() for w in made]
+
+    def wait_ready(self) -> list[dict]:
+        """Wait for the actors to warm up; drop those that cannot be placed or fail to
+        start; returns the others' ``info()``."""
+        import ray
+
+        made, warm = self.pool, self._warm
         ready, _ = ray.wait(warm, num_returns=len(warm), timeout=WORKER_START_TIMEOUT_S)
         if not ready:
             raise FarmError(f"no render worker started within {WORKER_START_TIMEOUT_S:.0f} s "
@@ -217,7 +226,7 @@ class RayExecutor:
                 self.infos[w] = ray.get(self.pool[w].info.remote(), timeout=WORKER_INFO_TIMEOUT_S)
             except Exception:
                 pass
-            return JobOutcome.lost(job_id, msg, worker=label)
+            return JobOutcome.worker_lost(job_id, msg, worker=label)
         except Exception as err:  # the call itself failed (not the render): worth another attempt
             return JobOutcome.failure(job_id, err, worker=label)
 
@@ -321,8 +330,9 @@ def run_nightly(
         emit("ray", summary.ray)
         executor = RayExecutor(resources=summary.ray["resources"], workers=workers, cache_bytes=cache_bytes,
                                threads=threads, local=started_ray and not (address or os.environ.get("RAY_ADDRESS")))
+        executor.create()
         phase("ray_start")
-        infos = executor.start()
+        infos = executor.wait_ready()
         summary.notes += executor.notes
         phase("worker_warmup")
         emit("workers", {"workers": infos})

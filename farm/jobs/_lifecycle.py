@@ -49,7 +49,6 @@ def check_job_inputs(con, job_id: int) -> None:
         raise InputError(f"job {job_id}: no such job")
     spec = job["spec"]
     paths = {"main": list(spec.get("mains") or []), "template": [spec.get("template")], "music": [spec.get("music")]}
-    rows = []
     for row in catalogs.job_inputs(con, job_id):
         media = catalogs.get_media(con, row["media_id"])
         if media is None:
@@ -57,8 +56,8 @@ def check_job_inputs(con, job_id: int) -> None:
         want = paths.get(row["role"], [])
         if row["position"] >= len(want) or want[row["position"]] != media["path"]:
             raise InputError(f"job {job_id}: its {row['role']} (media {row['media_id']}) moved since it was planned")
-        rows.append(media)
-    check_rights(rows, job["platform"], what=f"job {job_id}: ")
+        check_rights([media], job["platform"], message=f"job {job_id}: media {media['id']} has licence unknown "
+                     f"and cannot be published on {job['platform']}")
 
 
 def retry_jobs(ws: Workspace, job_id: int | None = None) -> list[int]:
@@ -124,24 +123,26 @@ def claim(ws: Workspace, job_id: int | None = None, *, worker: str, exclude: tup
         return row
 
 
-def record_outcome(ws: Workspace, outcome: JobOutcome) -> str:
-    """Record one attempt's outcome; returns the job's new state (ready, pending or failed).
+def record_outcome(ws: Workspace, outcome: JobOutcome) -> tuple[str, JobOutcome]:
+    """Record one attempt's outcome; returns the job's new state (ready, pending or failed)
+    and the outcome as recorded.
 
     A result is recorded only if its output is on disk at the size the renderer saw (else
-    the attempt counts as a retryable failure). A failure goes back to pending while the
-    error is not permanent and attempts remain, else to failed. A requeue (the attempt
-    never started) goes back to pending and gives its attempt back.
+    the attempt is recorded as a retryable RenderError, and that failure is returned). A
+    failure goes back to pending while the error is not permanent and attempts remain,
+    else to failed. A requeue (the attempt never started) goes back to pending and gives
+    its attempt back.
     """
     if outcome.requeue:
         _requeue(ws, outcome)
-        return "pending"
+        return "pending", outcome
     if outcome.ok:
         try:
             _record_success(ws, outcome)
-            return "ready"
+            return "ready", outcome
         except RenderError as err:
             outcome = JobOutcome.failure(outcome.job_id, err, worker=outcome.worker, pid=outcome.pid)
-    return _record_failure(ws, outcome)
+    return _record_failure(ws, outcome), outcome
 
 
 def _record_success(ws: Workspace, outcome: JobOutcome) -> None:
@@ -180,7 +181,7 @@ def _record_success(ws: Workspace, outcome: JobOutcome) -> None:
 
 def _record_failure(ws: Workspace, outcome: JobOutcome) -> str:
     job_id = outcome.job_id
-    if outcome.error_class == "WorkerLost":
+    if outcome.lost:
         remove_partial(ws, job_id)
     with ws.catalog.write() as con:
         row = catalogs.get_job(con, job_id)

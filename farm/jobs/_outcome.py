@@ -13,10 +13,11 @@ class JobOutcome:
     """The end of one attempt at ``job_id``: a result, a failure, or a requeue.
 
     ``ok`` with ``result`` is a finished render. A failure carries the error's class name,
-    its message and ``permanent`` (from the error class's flag: retrying will not help).
-    ``requeue`` marks an attempt that never started (it waited behind a job on a worker
-    that was lost): the job goes back to pending without costing an attempt. ``worker``
-    says where it ran; ``pid`` and ``rss_bytes`` are the worker process's.
+    its message and ``permanent`` (from the error class's flag: retrying will not help);
+    ``lost`` says the worker died under the job (its partial output is swept). ``requeue``
+    marks an attempt that never started (it waited behind a job on a worker that was
+    lost): the job goes back to pending without costing an attempt. ``worker`` says where
+    it ran; ``pid`` and ``rss_bytes`` are the worker process's.
     """
 
     job_id: int
@@ -25,6 +26,7 @@ class JobOutcome:
     error_class: str | None = None
     message: str | None = None
     permanent: bool = False
+    lost: bool = False
     requeue: bool = False
     worker: str | None = None
     pid: int | None = None
@@ -51,13 +53,13 @@ class JobOutcome:
         return cls(job_id, False, error_class="InternalError", message=f"{type(err).__name__}: {err}", **where)
 
     @classmethod
-    def lost(cls, job_id: int, message: str, **where) -> JobOutcome:
+    def worker_lost(cls, job_id: int, message: str, **where) -> JobOutcome:
         """The worker died under the job (killed, crashed, out of memory, its node gone)."""
-        return cls(job_id, False, error_class="WorkerLost", message=message, **where)
+        return cls(job_id, False, error_class="WorkerLost", message=message, lost=True, **where)
 
     @classmethod
     def never_started(cls, job_id: int, message: str, **where) -> JobOutcome:
-        return cls(job_id, False, error_class="WorkerLost", message=message, requeue=True, **where)
+        return cls(job_id, False, error_class="WorkerLost", message=message, lost=True, requeue=True, **where)
 
     def __repr__(self) -> str:
         what = f"ok {self.result.frames} frames" if self.ok and self.result else f"{self.error_class}"

@@ -24,21 +24,22 @@ def check_platform(platform: str | None) -> None:
         raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.PLATFORMS)}.")
 
 
-def check_rights(rows: Iterable[dict], platform: str | None, *, what: str = "") -> None:
+def check_rights(rows: Iterable[dict], platform: str | None, *, message: str | None = None) -> None:
     """The one rights check: media whose licence is ``unknown`` cannot be published.
 
-    Raises :class:`RightsError` naming the media when ``platform`` is set and any row's
-    licence is unknown; a job without a platform (a local render) may use anything.
+    Raises :class:`RightsError` naming the media (or saying ``message``) when ``platform``
+    is set and any row's licence is unknown; a job without a platform (a local render) may
+    use anything.
     """
     if platform is None:
         return
     unknown = [r for r in rows if r["license"] == "unknown"]
     if unknown:
         ids = ", ".join(str(r["id"]) for r in unknown)
-        raise RightsError(
-            f"{what}media {ids}: licence unknown, cannot be published on {platform} "
+        raise RightsError(message or (
+            f"media {ids}: licence unknown, cannot be published on {platform} "
             "(set it with `farm media update ID --license ...`, or render without --platform)"
-        )
+        ))
 
 
 class Ranker:

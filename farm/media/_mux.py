@@ -46,15 +46,7 @@ class Mp4Muxer:
             self._container = av.open(os.fspath(self.temp), "w", format="mp4", options={"movflags": "+faststart"})
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(f"{self.output}: cannot write here ({getattr(err, 'strerror', None) or err})") from None
-        try:
-            a = self._container.add_stream("aac", rate=SAMPLE_RATE)
-            a.layout = "stereo"
-            a.format = "fltp"
-            a.bit_rate = AAC_BITRATE
-        except BaseException:
-            self.abort()
-            raise
-        self._astream = a
+        self._astream = None
         self._vstream = None
         self._time_base = Fraction(1, fps)
         self._audio_samples = 0
@@ -70,7 +62,8 @@ class Mp4Muxer:
             self._mux([p])
 
     def write_bitstream(self, data: bytes, *, pts: int, dts: int | None = None, keyframe: bool = False) -> None:
-        """Mux one access unit of a raw H.264 elementary stream; ``pts``/``dts`` count frames."""
+        """Mux one access unit of a raw H.264 elementary stream; ``pts``/``dts`` count frames
+        (``dts`` defaults to ``pts``: right for streams without B-frames, as NVENC is set up)."""
         packet = av.Packet(data)
         packet.pts = pts
         packet.dts = pts if dts is None else dts
@@ -92,6 +85,12 @@ class Mp4Muxer:
         except (av.error.FFmpegError, IndexError) as err:
             raise RenderError(f"{self.output}: the encoder's first packet is not H.264 ({err})") from None
         self._vstream.time_base = self._time_base
+        # audio second, as players and the rest of the farm's files have it: track 1
+        a = self._container.add_stream("aac", rate=SAMPLE_RATE)
+        a.layout = "stereo"
+        a.format = "fltp"
+        a.bit_rate = AAC_BITRATE
+        self._astream = a
         held, self._held_audio = self._held_audio, []
         for samples in held:
             self._encode_audio(samples)
@@ -101,7 +100,7 @@ class Mp4Muxer:
         """Append (2, n) float32 samples at 48 kHz."""
         if samples.shape[1] == 0:
             return
-        if self._vstream is None:
+        if self._astream is None:
             self._held_audio.append(np.array(samples, dtype=np.float32, copy=True))
             return
         self._encode_audio(samples)
@@ -124,7 +123,7 @@ class Mp4Muxer:
     def commit(self) -> Path:
         """Finish the file and move it into place; returns the output path."""
         try:
-            if self._vstream is None:
+            if self._vstream is None or self._astream is None:
                 raise RenderError(f"{self.output}: no video was encoded")
             self._mux(self._astream.encode(None))
             self._container.close()
