@@ -54,15 +54,19 @@ class RenderWorker:
         from farm.media import choose_encoder
         from farm.render import text_overlay
 
+        from farm.media import machine_report
+
         torch.set_num_threads(1)
         text_overlay("warm", max_width_px=200, size_px=24, max_lines=1)
         choose_encoder("auto", preset="veryfast", crf=23)
+        # once per worker: what this node offers (CUDA, NVDEC per codec, NVENC, encoders)
+        self.devices = machine_report()
 
     def info(self) -> dict:
         """Who and where this worker is (pid for tests and ``kill``), and its cache."""
         return {"pid": os.getpid(), "node": self.node, "name": self.name, "backend": self.backend,
                 "threads": self.threads, "node_cpus": os.cpu_count() or 1, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
-                "cache": self.cache.as_dict()}
+                "cache": self.cache.as_dict(), "uses": self.devices.get("chosen", {})}
 
     def render(self, job_id: int, spec: dict, threads: int | None = None) -> JobOutcome:
         """Render one job; a failure is an outcome too (never an exception: one bad job must

@@ -281,7 +281,7 @@ def sqlite_enqueue(
             mains=(main_row["path"],), template=template_row["path"], output=str(ws.out_dir / f"job-{job_id:06d}.mp4"),
             layout=r.layout, fit=r.fit, duration_s=r.max_duration_s if total_s > r.max_duration_s else None,
             fade_s=r.fade_s, music=None, music_volume=r.music_volume, caption=None, attribution=credits_line(used),
-            fps=r.fps, preset=r.preset, crf=r.crf, encoder=r.encoder,
+            fps=r.fps, preset=r.preset, crf=r.crf, encoder=r.encoder, decoder=r.decoder,
         )  # fmt: skip
         now = _now()
         con.execute(

@@ -21,6 +21,7 @@ X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo",
 )  # fmt: skip
 ENCODERS = ("auto", "libx264", "nvenc")
+DECODERS = ("auto", "cpu", "gpu")
 MOODS = ("upbeat", "calm", "trending", "commercial")
 
 
@@ -79,6 +80,7 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("preset", "veryfast", "libx264 preset", choices=X264_PRESETS),
         Option("crf", 23, "libx264 quality (lower is better and bigger)", low=0, high=51),
         Option("encoder", "auto", "auto | libx264 | nvenc", choices=ENCODERS),
+        Option("decoder", "auto", "auto | cpu | gpu: gpu decodes on NVDEC and composes on CUDA", choices=DECODERS),
     ),
     "queue": (
         Option("max_attempts", 3, "renders of one job before it is marked failed", low=0, low_open=True),
@@ -131,6 +133,7 @@ class RenderSettings:
     preset: str = _d("render", "preset")
     crf: int = _d("render", "crf")
     encoder: str = _d("render", "encoder")
+    decoder: str = _d("render", "decoder")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ _EXPORTS = {
         "LayoutName", "fit_geometry", "layout_geometry", "small_cover_size",
     ),
     "_planes": ("BLACK_Y", "NEUTRAL_C", "Planes", "copy_into", "fill_black", "new_planes"),
-    "_fit": ("BLUR_DARKEN", "blur_background", "fit_frame", "gaussian_blur_plane", "letterbox", "resize", "resize_plane"),
+    "_fit": (
+        "BLUR_DARKEN", "blur_background", "fit_frame", "fit_parts", "gaussian_blur_plane", "letterbox", "resize",
+        "resize_plane",
+    ),
+    "_nv12": ("nv12_planes", "planes_to_nv12", "rotate_planes"),
     "_layout": ("compose_two_thirds", "paste", "region"),
     "_fade": ("crossfade", "fade_level", "fade_to_black"),
     "_color": ("YuvaOverlay", "rgb_to_yuv420", "rgba_to_yuva420", "yuv420_to_rgb"),
@@ -63,6 +67,7 @@ if TYPE_CHECKING:  # static tools see the plain imports
         BLUR_DARKEN,
         blur_background,
         fit_frame,
+        fit_parts,
         gaussian_blur_plane,
         letterbox,
         resize,
@@ -82,6 +87,7 @@ if TYPE_CHECKING:  # static tools see the plain imports
         small_cover_size,
     )
     from kernels._layout import compose_two_thirds, paste, region  # noqa: F401
+    from kernels._nv12 import nv12_planes, planes_to_nv12, rotate_planes  # noqa: F401
     from kernels._overlay import alpha_overlay  # noqa: F401
     from kernels._source import (  # noqa: F401
         HLG_PEAK_NITS,

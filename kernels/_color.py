@@ -23,6 +23,10 @@ class YuvaOverlay(NamedTuple):
     alpha_y: torch.Tensor
     alpha_c: torch.Tensor
 
+    def to(self, device) -> "YuvaOverlay":
+        """The same overlay on ``device`` (no copy where it already is)."""
+        return YuvaOverlay(self.planes.to(device), self.alpha_y.to(device), self.alpha_c.to(device))
+
     @property
     def width(self) -> int:
         return self.planes.width

@@ -14,15 +14,19 @@ BLUR_DARKEN = 0.55
 
 
 def resize_plane(plane: torch.Tensor, *, height: int, width: int) -> torch.Tensor:
-    """Bilinear resize of one uint8 plane (antialiased when shrinking), on its device."""
+    """Bilinear resize of uint8 planes (antialiased when shrinking), on their device.
+
+    Leading dimensions are a batch: (N, H, W) planes of N frames are resized in one call.
+    """
     if plane.shape[-2:] == (height, width):
         return plane
-    src = plane.reshape(1, 1, *plane.shape[-2:]).float()
+    lead = plane.shape[:-2]
+    src = plane.reshape(-1, 1, *plane.shape[-2:]).float()
     shrinking = height < plane.shape[-2] or width < plane.shape[-1]
     out = F.interpolate(
         src, size=(height, width), mode="bilinear", align_corners=False, antialias=shrinking
     )
-    return out.round_().clamp_(0, 255).to(torch.uint8).reshape(height, width)
+    return out.round_().clamp_(0, 255).to(torch.uint8).reshape(*lead, height, width)
 
 
 def resize(planes: Planes, *, width: int, height: int) -> Planes:
@@ -76,6 +80,27 @@ def blur_background(small: Planes, *, width: int, height: int, darken: float = B
         up = F.interpolate(blurred[None, None], size=(h, w), mode="bilinear", align_corners=False)
         out.append(up.round_().clamp_(0, 255).to(torch.uint8)[0, 0])
     return Planes(*out)
+
+
+def fit_parts(src: Planes, *, box_width: int, box_height: int, fit: str) -> tuple[Planes, Planes | None]:
+    """What a decoder hands the compositor for one frame (or a batch, leading dimension N):
+    the picture cropped and scaled for ``fit`` (box size for cover, the scaled size for
+    contain and blur), and for blur the small cover-fitted frame its background is made
+    from. The same geometry as the CPU decoder's filter graph, on the frame's device."""
+    geo = fit_geometry(
+        src_width=src.width, src_height=src.height, box_width=box_width, box_height=box_height, fit=fit
+    )
+    picture = resize(
+        src.crop(x=geo.crop_x, y=geo.crop_y, width=geo.crop_width, height=geo.crop_height),
+        width=geo.scaled_width,
+        height=geo.scaled_height,
+    )
+    if fit != "blur":
+        return picture, None
+    sw, sh = small_cover_size(box_width=box_width, box_height=box_height)
+    cg = fit_geometry(src_width=src.width, src_height=src.height, box_width=sw, box_height=sh, fit="cover")
+    small = resize(src.crop(x=cg.crop_x, y=cg.crop_y, width=cg.crop_width, height=cg.crop_height), width=sw, height=sh)
+    return picture, small
 
 
 def fit_frame(src: Planes, *, box_width: int, box_height: int, fit: str) -> Planes:

@@ -23,6 +23,21 @@ class Planes(NamedTuple):
     v: torch.Tensor
 
     @property
+    def device(self) -> torch.device:
+        return self.y.device
+
+    def to(self, device: str | torch.device, *, non_blocking: bool = False) -> "Planes":
+        """The same frame on ``device`` (itself when already there)."""
+        return Planes(*(p.to(device, non_blocking=non_blocking) for p in self))
+
+    def clone(self) -> "Planes":
+        return Planes(*(p.clone() for p in self))
+
+    def frame(self, index: int) -> "Planes":
+        """Frame ``index`` of a batch (planes with a leading dimension)."""
+        return Planes(self.y[index], self.u[index], self.v[index])
+
+    @property
     def height(self) -> int:
         return int(self.y.shape[-2])
 

@@ -157,9 +157,8 @@ def test_compose_two_thirds_places_each_box():
         kernels.layout_geometry("diagonal")
 
 
+@pytest.mark.needs_cuda
 def test_kernels_run_on_cuda_like_on_cpu():
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA")
     a, b = rand_planes(64, 32, 11), rand_planes(64, 32, 12)
     cpu = kernels.crossfade(a, b, weight=0.4, out=kernels.new_planes(width=64, height=32))
     ga, gb = Planes(*(x.cuda() for x in a)), Planes(*(x.cuda() for x in b))

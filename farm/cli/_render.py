@@ -32,6 +32,8 @@ def add_mashup(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default=render_default("preset"))
     p.add_argument("--crf", type=int, default=render_default("crf"))
     p.add_argument("--encoder", default=render_default("encoder"), choices=option("render", "encoder").choices)
+    p.add_argument("--decoder", default=render_default("decoder"), choices=option("render", "decoder").choices,
+                   help="cpu: PyAV; gpu: NVDEC and CUDA compositing; auto: gpu where there is one")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_mashup)
@@ -57,6 +59,7 @@ def _cmd_mashup(args: argparse.Namespace) -> int:
         preset=args.preset,
         crf=args.crf,
         encoder=args.encoder,
+        decoder=args.decoder,
     )
     with Progress("mashup", unit="frame", total=0, quiet=args.quiet or args.json) as bar:
         result = render_mashup(spec, progress=bar.update if bar.active else None)

@@ -165,8 +165,8 @@ def _record_success(ws: Workspace, outcome: JobOutcome) -> None:
         catalogs.mark_used(con, [r["media_id"] for r in catalogs.job_inputs(con, job_id)])
         rows = [(job_id, stage, "ok", timings[k] * 1000, None) for k, stage in TIMING_STAGES.items() if k in timings]
         rows.append((job_id, "render", "ok", timings.get("total", 0) * 1000,
-                     f"{res.frames} frames, {res.encoder}" + (f", {render_fps:.1f} fps" if render_fps else "")
-                     + (f", on {worker}" if worker else "")))
+                     f"{res.frames} frames, {res.decoder} -> {res.encoder}" + (f", {render_fps:.1f} fps" if render_fps else "")
+                     + (f", on {worker}" if worker else "") + "".join(f"; {n}" for n in res.notes)))
         catalogs.log_stages(con, rows)
     try:  # history is best effort: the job is recorded whatever happens here
         catalogs.append_metrics(

@@ -142,6 +142,7 @@ def build_mashup(
         preset=r.preset,
         crf=r.crf,
         encoder=r.encoder,
+        decoder=r.decoder,
     )
     inputs = [(m["id"], "main", i) for i, m in enumerate(main_rows)] + [(template_row["id"], "template", 0)]
     if music_row:

@@ -55,13 +55,14 @@ class MashupSpec(_Json):
     preset: str = render_default("preset")
     crf: int = render_default("crf")
     encoder: EncoderName = render_default("encoder")
+    decoder: str = render_default("decoder")
 
     def __post_init__(self) -> None:
         if isinstance(self.mains, (list, str)):
             object.__setattr__(self, "mains", tuple([self.mains] if isinstance(self.mains, str) else self.mains))
         if not self.mains:
             raise InputError("a mashup needs at least one main video")
-        for key in ("layout", "fit", "encoder", "preset", "fade_s", "music_volume"):
+        for key in ("layout", "fit", "encoder", "decoder", "preset", "fade_s", "music_volume"):
             check_value("render", key, getattr(self, key))
         if self.duration_s is not None and not (0 < self.duration_s <= 3600):
             raise InputError(f"Invalid duration ({self.duration_s}). Supported: more than 0 and at most 3600 seconds.")
@@ -93,6 +94,8 @@ class RenderResult(_Json):
     encoder: str
     decoder: str
     timings_s: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    gpu_peak_bytes: int = 0
 
     @property
     def render_fps(self) -> float:

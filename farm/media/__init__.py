@@ -5,6 +5,7 @@ from farm.media._audio import MUSIC_FADE_S, SAMPLE_RATE, AudioClip, build_soundt
 from farm.media._color import FrameKind, UnsupportedColour, declared_tags, frame_kind, hdr_peak_nits, untagged_matrix
 from farm.media._cpu_decode import CpuVideoDecoder
 from farm.media._decode import VideoDecoder, choose_decoder
+from farm.media._devices import chosen_backends, machine_report
 from farm.media._encode import (
     EncoderConfig,
     PyAVEncoder,
@@ -15,6 +16,7 @@ from farm.media._encode import (
     open_encoder,
     probe_nvenc,
 )
+from farm.media._gpu import GpuVideoDecoder, HostRingEncoder, NvencEncoder, cuda_ready, nvdec_refusal, probe_nvenc_gpu
 from farm.media._files import commit_file, fsync_dir, sha256_file, temp_path_for
 from farm.media._frames import FittedFrame, as_planes, plane_view, yuv420_views
 from farm.media._mux import Mp4Muxer
@@ -24,9 +26,10 @@ from farm.media._probe import IMAGE_CODECS, MediaInfo, audio_stream, input_error
 __all__ = [
     "MUSIC_FADE_S", "SAMPLE_RATE", "AudioClip", "build_soundtrack", "decode_audio",
     "FrameKind", "UnsupportedColour", "declared_tags", "frame_kind", "hdr_peak_nits", "untagged_matrix",
-    "CpuVideoDecoder", "VideoDecoder", "choose_decoder",
+    "CpuVideoDecoder", "VideoDecoder", "choose_decoder", "chosen_backends", "machine_report",
     "EncoderConfig", "PyAVEncoder", "VideoEncoder", "choose_encoder", "libx264_config", "nvenc_config",
     "open_encoder", "probe_nvenc",
+    "GpuVideoDecoder", "HostRingEncoder", "NvencEncoder", "cuda_ready", "nvdec_refusal", "probe_nvenc_gpu",
     "commit_file", "fsync_dir", "sha256_file", "temp_path_for",
     "FittedFrame", "as_planes", "plane_view", "yuv420_views",
     "Mp4Muxer",

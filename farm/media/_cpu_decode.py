@@ -108,9 +108,12 @@ class CpuVideoDecoder:
     """
 
     name = "pyav-cpu"
+    device = "cpu"
+    on_device = False  # AVFrames: the encoder's own canvases take them
 
     def __init__(self, *, threads: int = 0) -> None:
         self._threads = threads
+        self.notes: list[str] = []
 
     def frames(
         self, info: MediaInfo, *, box_width: int, box_height: int, fit: str

@@ -7,18 +7,25 @@ from typing import Protocol
 
 from farm.media._frames import FittedFrame
 from farm.media._probe import MediaInfo
+from farm.settings import DECODERS
 
 
 class VideoDecoder(Protocol):
     """Decodes one input into frames fitted to a box's geometry.
 
     Backends differ in where the work runs: the CPU backend decodes with PyAV and scales
-    in libswscale; a GPU backend decodes on NVDEC and fits with ``kernels.fit_frame`` on
-    CUDA. Either yields :class:`FittedFrame` in presentation order, with ``time_s``
-    relative to the file's origin (``MediaInfo.start_s``).
+    in libswscale; the GPU backend decodes on NVDEC and fits with ``kernels.fit_parts``
+    on CUDA. Either yields :class:`FittedFrame` in presentation order, with ``time_s``
+    relative to the file's origin (``MediaInfo.start_s``). ``device`` says where the
+    frames are ("cpu" or "cuda:N"), and ``on_device`` whether they are tensors to compose
+    there (else AVFrames the CPU encoder's canvases take); ``notes`` what the backend had
+    to do otherwise (an input decoded on the CPU, and why).
     """
 
     name: str
+    device: str
+    on_device: bool
+    notes: list[str]
 
     def frames(
         self, info: MediaInfo, *, box_width: int, box_height: int, fit: str
@@ -26,15 +33,29 @@ class VideoDecoder(Protocol):
 
 
 def choose_decoder(name: str = "auto", *, threads: int = 0) -> VideoDecoder:
-    """The decoder backend for this machine: ``auto`` and ``cpu`` give PyAV on the CPU.
-
-    The NVDEC backend arrives with the GPU path; until then every machine decodes on
-    the CPU, which handles every codec FFmpeg reads.
-    """
+    """The decoder backend: ``cpu`` is PyAV on the CPU (every codec FFmpeg reads); ``gpu``
+    puts frames on the GPU, decoded on NVDEC where it can take them (else on the CPU and
+    uploaded); ``auto`` is ``gpu`` where torch sees CUDA and PyNvVideoCodec loads, else
+    ``cpu``."""
+    from farm.errors import InputError, UnavailableError
     from farm.media._cpu_decode import CpuVideoDecoder
 
-    if name in ("auto", "cpu"):
-        return CpuVideoDecoder(threads=threads)
-    from farm.errors import InputError
+    if name not in DECODERS:
+        raise InputError(f"Invalid decoder ({name!r}). Supported: {', '.join(DECODERS)}.")
+    cpu = CpuVideoDecoder(threads=threads)
+    if name == "cpu":
+        return cpu
+    from farm.media._gpu import GpuVideoDecoder, cuda_ready, nvidia_codec
 
-    raise InputError(f"Invalid decoder ({name!r}). Supported: auto, cpu.")
+    ok, why = cuda_ready()
+    if name == "gpu":
+        if not ok:
+            raise UnavailableError(f"--decoder gpu: {why}; use --decoder cpu or auto")
+        return GpuVideoDecoder(cpu=cpu)
+    if not ok:
+        return cpu
+    try:
+        nvidia_codec()
+    except UnavailableError:
+        return cpu
+    return GpuVideoDecoder(cpu=cpu)

@@ -79,22 +79,25 @@ def probe_nvenc() -> tuple[bool, str]:
     return _nvenc_probe
 
 
-def choose_encoder(name: str, *, preset: str, crf: int) -> EncoderConfig:
-    """The encoder for ``--encoder`` auto|libx264|nvenc on this machine."""
+def choose_encoder(name: str, *, preset: str, crf: int, device: str = "cpu") -> EncoderConfig:
+    """The encoder for ``--encoder`` auto|libx264|nvenc on this machine; ``device`` is where
+    the canvases are ("cuda": NVENC is probed through PyNvVideoCodec, which takes them)."""
     if not 0 <= crf <= 51:
         raise InputError(f"Invalid crf ({crf}). Supported: 0 to 51.")
+    if name not in ("auto", "libx264", "nvenc"):
+        raise InputError(f"Invalid encoder ({name!r}). Supported: auto, libx264, nvenc.")
+    x264 = libx264_config(preset=preset, crf=crf)  # validates the preset either way
     if name == "libx264":
-        return libx264_config(preset=preset, crf=crf)
-    if name == "nvenc":
+        return x264
+    if str(device).startswith("cuda"):
+        from farm.media._gpu import probe_nvenc_gpu
+
+        ok, why = probe_nvenc_gpu()
+    else:
         ok, why = probe_nvenc()
-        if not ok:
-            raise UnavailableError(f"--encoder nvenc: {why}; use --encoder libx264 or auto")
-        return nvenc_config(preset=preset, crf=crf)
-    if name == "auto":
-        libx264_config(preset=preset, crf=crf)  # validates the preset either way
-        ok, _ = probe_nvenc()
-        return nvenc_config(preset=preset, crf=crf) if ok else libx264_config(preset=preset, crf=crf)
-    raise InputError(f"Invalid encoder ({name!r}). Supported: auto, libx264, nvenc.")
+    if name == "nvenc" and not ok:
+        raise UnavailableError(f"--encoder nvenc: {why}; use --encoder libx264 or auto")
+    return nvenc_config(preset=preset, crf=crf) if ok else x264
 
 
 class VideoEncoder(Protocol):
@@ -175,7 +178,16 @@ class PyAVEncoder:
         self._ring.clear()
 
 
-def open_encoder(config: EncoderConfig, *, width: int, height: int, fps: int) -> VideoEncoder:
-    """The encoder ``config`` names (PyAV's libx264 or h264_nvenc today; the
-    PyNvVideoCodec NVENC backend plugs in here)."""
-    return PyAVEncoder(config, width=width, height=height, fps=fps)
+def open_encoder(config: EncoderConfig, *, width: int, height: int, fps: int, device: str | None = None,
+                 preset: str = "veryfast", crf: int = 23) -> VideoEncoder:
+    """The encoder ``config`` names. With no ``device`` the canvases are the encoder's own
+    AVFrames (PyAV's libx264 or h264_nvenc); with one, they are tensors there: NVENC through
+    PyNvVideoCodec on a CUDA device, else libx264 fed through a ring of (pinned) host
+    buffers."""
+    if device is None:
+        return PyAVEncoder(config, width=width, height=height, fps=fps)
+    from farm.media._gpu import HostRingEncoder, NvencEncoder
+
+    if config.name == "nvenc" and str(device).startswith("cuda"):
+        return NvencEncoder(config, width=width, height=height, fps=fps, device=device, preset=preset, crf=crf)
+    return HostRingEncoder(PyAVEncoder(config, width=width, height=height, fps=fps), device=device)

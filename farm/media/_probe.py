@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from farm.errors import InputError
+from kernels import SourceColour
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,10 @@ class MediaInfo:
     ``width`` and ``height`` are the *display* size (after the rotation a phone
     recorded in the display matrix); ``rotation_deg`` is that rotation, counter-clockwise.
     ``start_s`` is the video stream's first timestamp, the file's origin for A/V sync.
-    ``colour`` says how its code values are read (matrix, range, depth, HDR); ``still``
-    is true for a single picture (a PNG, a JPEG, a one-frame GIF), false for anything
-    that moves (an animated GIF is a video).
+    ``colour`` says how its code values are read (matrix, range, depth, HDR), and
+    ``source_colour`` is the same for the kernels (None for RGB sources); ``alpha`` says
+    the pictures carry transparency. ``still`` is true for a single picture (a PNG, a
+    JPEG, a one-frame GIF), false for anything that moves (an animated GIF is a video).
     """
 
     path: str
@@ -39,6 +41,8 @@ class MediaInfo:
     pix_fmt: str = ""
     colour: str = ""
     still: bool = False
+    source_colour: SourceColour | None = None
+    alpha: bool = False
     audio_codec: str = ""
     sample_rate: int = 0
     channels: int = 0
@@ -160,7 +164,7 @@ def probe(path: str | os.PathLike, *, need_video: bool = False, need_audio: bool
                 start_s=float(start * vstream.time_base) if start is not None else float(first.time or 0.0),
                 video_codec=vstream.codec_context.name,
                 pix_fmt=first.format.name,
-                colour=_describe_colour(first, declared, path),
+                **_colour_fields(first, declared, path),
                 still=second is None and vstream.codec_context.name in IMAGE_CODECS,
             )
         else:
@@ -194,7 +198,7 @@ def _first_frames(container, stream, path) -> tuple[av.VideoFrame, av.VideoFrame
     return first, None
 
 
-def _describe_colour(frame: av.VideoFrame, declared: dict[str, int | str], path) -> str:
+def _colour_fields(frame: av.VideoFrame, declared: dict[str, int | str], path) -> dict:
     from farm.media._color import UnsupportedColour, frame_kind
 
     try:
@@ -202,9 +206,11 @@ def _describe_colour(frame: av.VideoFrame, declared: dict[str, int | str], path)
     except UnsupportedColour as err:
         raise input_error(path, str(err)) from None
     if kind.family == "rgb":
-        return "RGB with alpha" if kind.alpha else "RGB"
+        return {"colour": "RGB with alpha" if kind.alpha else "RGB", "alpha": kind.alpha}
     bits = max((c.bits for c in frame.format.components), default=8)
-    return dataclasses.replace(kind.colour, bits=bits).describe() + (" with alpha" if kind.alpha else "")
+    source = dataclasses.replace(kind.colour, bits=bits)
+    return {"colour": source.describe() + (" with alpha" if kind.alpha else ""), "source_colour": source,
+            "alpha": kind.alpha}
 
 
 def _first_audio(container, stream, path) -> None:

@@ -71,8 +71,8 @@ def plan_mashup(spec: MashupSpec) -> MashupPlan:
                       kernels.layout_geometry(spec.layout))
 
 
-def encoder_config(spec: MashupSpec, *, threads: int | None) -> EncoderConfig:
-    config = choose_encoder(spec.encoder, preset=spec.preset, crf=spec.crf)
+def encoder_config(spec: MashupSpec, *, threads: int | None, device: str = "cpu") -> EncoderConfig:
+    config = choose_encoder(spec.encoder, preset=spec.preset, crf=spec.crf, device=device)
     if threads and config.name == "libx264":
         config = dataclasses.replace(config, options={**config.options, "threads": str(int(threads))})
     return config
@@ -129,15 +129,17 @@ class AudioFeed:
 class Compositor:
     """Paints one output frame: the mains (crossfading), the template, the overlays, the fades."""
 
-    def __init__(self, spec: MashupSpec, plan: MashupPlan) -> None:
+    def __init__(self, spec: MashupSpec, plan: MashupPlan, *, device: str = "cpu") -> None:
         from farm.render._text import mashup_overlays
 
         geo = plan.geo
         self._plan, self._fade_s = plan, spec.fade_s
         self._main = BoxPainter(geo.main, fit=spec.fit)
         self._template = BoxPainter(geo.template, fit=spec.fit)
-        self._scratch = kernels.new_planes(width=geo.main.width, height=geo.main.height)
-        self._overlays = mashup_overlays(geo, caption=spec.caption, attribution=spec.attribution)
+        self._scratch = kernels.new_planes(width=geo.main.width, height=geo.main.height, device=device)
+        # overlays are converted once and live where the canvas is
+        self._overlays = [(ov.to(device), x, y)
+                          for ov, x, y in mashup_overlays(geo, caption=spec.caption, attribution=spec.attribution)]
 
     def paint(self, canvas: kernels.Planes, t: float, mains: list, template_frame) -> None:
         geo = self._plan.geo
@@ -175,8 +177,10 @@ def render_mashup(
     """
     t0 = time.perf_counter()
     plan = plan_mashup(spec)
-    config = encoder_config(spec, threads=threads)
-    decoder = decoder or choose_decoder(threads=threads or 0)
+    decoder = decoder or choose_decoder(spec.decoder, threads=threads or 0)
+    # frames that are tensors on a device are composed there (the GPU path)
+    device = str(decoder.device) if getattr(decoder, "on_device", False) else None
+    config = encoder_config(spec, threads=threads, device=device or "cpu")
     timings = {"probe": time.perf_counter() - t0, "wait_decode": 0.0, "compose": 0.0, "encode": 0.0}
     soundtrack = start_soundtrack(spec, plan, cache)
     muxer = Mp4Muxer(spec.output, fps=plan.fps)
@@ -191,11 +195,15 @@ def render_mashup(
         # Decoders and the soundtrack are under way: now pay for torch's import.
         import torch
 
-        if str(getattr(decoder, "device", "cpu")) == "cpu":
+        cuda = device is not None and device.startswith("cuda")
+        if not cuda:
             # Codec threads already fill the cores; torch's own pool would only contend.
             torch.set_num_threads(1)
-        encoder = open_encoder(config, width=plan.geo.width, height=plan.geo.height, fps=plan.fps)
-        compositor = Compositor(spec, plan)
+        else:
+            torch.cuda.reset_peak_memory_stats(device)
+        encoder = open_encoder(config, width=plan.geo.width, height=plan.geo.height, fps=plan.fps, device=device,
+                               preset=spec.preset, crf=spec.crf)
+        compositor = Compositor(spec, plan, device=device or "cpu")
         audio = AudioFeed(soundtrack, muxer, plan)
         for n in range(plan.frames):
             _frame(n, plan, mains, template, compositor, encoder, muxer, audio, timings)
@@ -217,7 +225,12 @@ def render_mashup(
             encoder.close()
     timings["audio"] = audio.seconds
     timings["total"] = time.perf_counter() - t0
-    return _result(spec, plan, config, decoder, timings)
+    peak = 0
+    if device is not None and device.startswith("cuda"):
+        import torch
+
+        peak = int(torch.cuda.max_memory_allocated(device))
+    return _result(spec, plan, config, decoder, timings, gpu_peak_bytes=peak)
 
 
 def _frame(n: int, plan: MashupPlan, mains: MainTrack, template: TemplateTrack, compositor: Compositor,
@@ -239,7 +252,7 @@ def _frame(n: int, plan: MashupPlan, mains: MainTrack, template: TemplateTrack, 
 
 
 def _result(spec: MashupSpec, plan: MashupPlan, config: EncoderConfig, decoder: VideoDecoder,
-            timings: dict[str, float]) -> RenderResult:
+            timings: dict[str, float], *, gpu_peak_bytes: int = 0) -> RenderResult:
     output = Path(spec.output)
     return RenderResult(
         path=str(output),
@@ -253,4 +266,6 @@ def _result(spec: MashupSpec, plan: MashupPlan, config: EncoderConfig, decoder: 
         encoder=config.name,
         decoder=decoder.name,
         timings_s={k: round(v, 4) for k, v in timings.items()},
+        notes=tuple(getattr(decoder, "notes", ())),
+        gpu_peak_bytes=gpu_peak_bytes,
     )
