@@ -9,13 +9,15 @@ PIP_VERSION := 26.3
 # NVIDIA GPU, pip takes that release's CPU build where one lies on local disk (this
 # project's machines); with a GPU, the local CPU build is skipped for PyPI's CUDA build.
 HAS_NVIDIA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+# the `gpu` extra, pinned like the lock (it is not in the lock: CI machines have no GPU)
+PYNVVIDEOCODEC := PyNvVideoCodec==2.2.4
 ifeq ($(HAS_NVIDIA),yes)
 TORCH_ENV := PIP_FIND_LINKS=
 else
 TORCH_ENV :=
 endif
 
-.PHONY: run test install clean bench lock test-min check-ffmpeg
+.PHONY: run test install clean bench lock test-min check-ffmpeg gpu-wheels gpu-check
 
 # pip speaks only on errors (-qq), and the build backend's notices about editable
 # installs are not the user's business (PYTHONWARNINGS reaches its subprocess).
@@ -29,6 +31,7 @@ $(BIN)/farm: pyproject.toml $(LOCK)
 ifeq ($(HAS_NVIDIA),yes)
 	@$(BIN)/python -c 'import sys, torch; sys.exit("+cpu" in torch.__version__)' || \
 	    PIP_FIND_LINKS= $(PIP) install --force-reinstall "$$(grep '^torch==' $(LOCK))"
+	@$(PIP) install "$(PYNVVIDEOCODEC)"
 endif
 	@$(PIP) install -r $(LOCK)
 	@$(PIP) install --no-deps --no-build-isolation -e .
@@ -78,5 +81,22 @@ check-ffmpeg: install
 	test -x .venv-min/bin/farm || $(MAKE) test-min
 	FARM_OTHER_PYTHON=.venv-min/bin/python $(BIN)/python -m pytest -q tests/test_colour.py -k another_ffmpeg
 
+# The one-call GPU check (benchmarks/gpu_check.py) on a GPU machine with Python 3.12, torch
+# and pytest but no internet: `make gpu-wheels` here downloads what it installs there
+# (PyAV and the fonts at the lock's versions, PyNvVideoCodec; about 62 MiB) into .whl/.
+GPU_WHEEL_PY := 3.12
+gpu-wheels:
+	mkdir -p .whl
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version $(GPU_WHEEL_PY) \
+	    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+	    "$$(grep '^av==' $(LOCK))" "$$(grep '^fontpkg==' $(LOCK))" "$$(grep '^fontpkg-noto-sans==' $(LOCK))" \
+	    "$(PYNVVIDEOCODEC)"
+	@du -ch .whl/*.whl | tail -1
+
+# Run it (there): results in $(OUT), the summary's last line `N passed, N failed`.
+OUT ?= gpu-check
+gpu-check:
+	$(PYTHON) benchmarks/gpu_check.py $(OUT)
+
 clean:
-	rm -rf $(VENV) .venv-lock .venv-min demo build *.egg-info
+	rm -rf $(VENV) .venv-lock .venv-min demo build *.egg-info .whl gpu-check

@@ -2,40 +2,62 @@
 
 ``catalogs/`` knows nothing about video: it stores and queries rows. One DuckDB file per
 workspace (``farm.duckdb``); metric history is Parquet partitioned by date.
+
+Names load on first use (PEP 562): the schema constants import without DuckDB, so code that
+only needs them (settings, a GPU check on a machine with no DuckDB) does not pull it in.
 """
 
-from catalogs._connect import DEFAULT_WAIT_S, Catalog, rows_as_dicts, utcnow
-from catalogs._jobs import (
-    JOB_LIST_COLUMNS,
-    TRANSITIONS,
-    IllegalTransition,
-    get_job,
-    insert_job,
-    job_inputs,
-    list_jobs,
-    move,
-    next_job_id,
-    next_pending,
-    queue_stats,
-    recent_pairs,
-    unfinished_batch,
-)
-from catalogs._log import job_log, log_stage, log_stages, stage_seconds
-from catalogs._media import (
-    PUBLISHABLE_LICENSES,
-    cleanup_candidates,
-    delete_media,
-    get_media,
-    insert_media,
-    jobs_using,
-    list_media,
-    mark_used,
-    media_by_sha,
-    pick_media,
-    update_media,
-)
-from catalogs._metrics import METRIC_SETS, append_metrics, create_metric_views, read_only_query
-from catalogs._schema import JOB_KINDS, JOB_STATES, LICENSES, MEDIA_KINDS, MIGRATIONS, PLATFORMS, SCHEMA_VERSION, sql_list
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "DEFAULT_WAIT_S": "catalogs._connect",
+    "Catalog": "catalogs._connect",
+    "rows_as_dicts": "catalogs._connect",
+    "utcnow": "catalogs._connect",
+    "JOB_LIST_COLUMNS": "catalogs._jobs",
+    "TRANSITIONS": "catalogs._jobs",
+    "IllegalTransition": "catalogs._jobs",
+    "get_job": "catalogs._jobs",
+    "insert_job": "catalogs._jobs",
+    "job_inputs": "catalogs._jobs",
+    "list_jobs": "catalogs._jobs",
+    "move": "catalogs._jobs",
+    "next_job_id": "catalogs._jobs",
+    "next_pending": "catalogs._jobs",
+    "queue_stats": "catalogs._jobs",
+    "recent_pairs": "catalogs._jobs",
+    "unfinished_batch": "catalogs._jobs",
+    "job_log": "catalogs._log",
+    "log_stage": "catalogs._log",
+    "log_stages": "catalogs._log",
+    "stage_seconds": "catalogs._log",
+    "PUBLISHABLE_LICENSES": "catalogs._media",
+    "cleanup_candidates": "catalogs._media",
+    "delete_media": "catalogs._media",
+    "get_media": "catalogs._media",
+    "insert_media": "catalogs._media",
+    "jobs_using": "catalogs._media",
+    "list_media": "catalogs._media",
+    "mark_used": "catalogs._media",
+    "media_by_sha": "catalogs._media",
+    "pick_media": "catalogs._media",
+    "update_media": "catalogs._media",
+    "METRIC_SETS": "catalogs._metrics",
+    "append_metrics": "catalogs._metrics",
+    "create_metric_views": "catalogs._metrics",
+    "read_only_query": "catalogs._metrics",
+    "JOB_KINDS": "catalogs._schema",
+    "JOB_STATES": "catalogs._schema",
+    "LICENSES": "catalogs._schema",
+    "MEDIA_KINDS": "catalogs._schema",
+    "MIGRATIONS": "catalogs._schema",
+    "PLATFORMS": "catalogs._schema",
+    "SCHEMA_VERSION": "catalogs._schema",
+    "sql_list": "catalogs._schema",
+}
 
 __all__ = [
     "DEFAULT_WAIT_S", "Catalog", "rows_as_dicts", "utcnow",
@@ -47,3 +69,50 @@ __all__ = [
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
     "JOB_KINDS", "JOB_STATES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
 ]
+
+if TYPE_CHECKING:
+    from catalogs._connect import DEFAULT_WAIT_S, Catalog, rows_as_dicts, utcnow
+    from catalogs._jobs import (
+        JOB_LIST_COLUMNS,
+        TRANSITIONS,
+        IllegalTransition,
+        get_job,
+        insert_job,
+        job_inputs,
+        list_jobs,
+        move,
+        next_job_id,
+        next_pending,
+        queue_stats,
+        recent_pairs,
+        unfinished_batch,
+    )
+    from catalogs._log import job_log, log_stage, log_stages, stage_seconds
+    from catalogs._media import (
+        PUBLISHABLE_LICENSES,
+        cleanup_candidates,
+        delete_media,
+        get_media,
+        insert_media,
+        jobs_using,
+        list_media,
+        mark_used,
+        media_by_sha,
+        pick_media,
+        update_media,
+    )
+    from catalogs._metrics import METRIC_SETS, append_metrics, create_metric_views, read_only_query
+    from catalogs._schema import JOB_KINDS, JOB_STATES, LICENSES, MEDIA_KINDS, MIGRATIONS, PLATFORMS, SCHEMA_VERSION, sql_list
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'catalogs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

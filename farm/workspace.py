@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from catalogs import Catalog
+import catalogs
 from farm.errors import InputError
 from farm.settings import (  # noqa: F401  (the last four: this module's names before settings.py)
     MOODS,
@@ -29,7 +29,7 @@ class Workspace:
     def __init__(self, root: str | os.PathLike, *, settings: Settings | None = None) -> None:
         self.root = Path(root).resolve()
         self.settings = settings or Settings.load(self.root / CONFIG_NAME)
-        self.catalog = Catalog(self.root / CATALOG_NAME, wait_s=self.settings.queue.lock_wait_s)
+        self.catalog = catalogs.Catalog(self.root / CATALOG_NAME, wait_s=self.settings.queue.lock_wait_s)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

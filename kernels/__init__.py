@@ -22,7 +22,7 @@ _EXPORTS = {
     ),
     "_nv12": ("nv12_planes", "planes_to_nv12", "rotate_planes"),
     "_layout": ("compose_two_thirds", "paste", "region"),
-    "_fade": ("crossfade", "fade_level", "fade_to_black"),
+    "_fade": ("crossfade", "fade_frames_to_black", "fade_level", "fade_to_black"),
     "_color": ("YuvaOverlay", "rgb_to_yuv420", "rgba_to_yuva420", "yuv420_to_rgb"),
     "_overlay": ("alpha_overlay",),
     "_source": (
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # static tools see the plain imports
         pq_eotf,
         pq_inverse_eotf,
     )
-    from kernels._fade import crossfade, fade_level, fade_to_black  # noqa: F401
+    from kernels._fade import crossfade, fade_frames_to_black, fade_level, fade_to_black  # noqa: F401
     from kernels._fit import (  # noqa: F401
         BLUR_DARKEN,
         blur_background,

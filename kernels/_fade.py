@@ -34,6 +34,26 @@ def fade_to_black(planes: Planes, *, level: float) -> None:
         plane.copy_(t)
 
 
+def fade_frames_to_black(planes: Planes, *, levels: list[float]) -> None:
+    """:func:`fade_to_black` over a batch in one call: frame ``k`` of ``planes`` (planes with a
+    leading dimension) to ``levels[k]``, in place, with the same fixed-point arithmetic, so
+    each frame comes out exactly as :func:`fade_to_black` would make it."""
+    ks = [_weight(level) for level in levels]
+    if len(ks) != planes.y.shape[0]:
+        raise ValueError(f"{len(ks)} levels for a batch of {planes.y.shape[0]} frames")
+    if all(k == _ONE for k in ks):
+        return
+    weights = torch.tensor(ks, dtype=torch.int32)
+    if planes.y.is_cuda:  # a pinned copy does not wait for the queued kernels
+        weights = weights.pin_memory().to(planes.device, non_blocking=True)
+    weights = weights.view(-1, 1, 1)
+    for plane, centre in ((planes.y, BLACK_Y), (planes.u, NEUTRAL_C), (planes.v, NEUTRAL_C)):
+        t = plane.to(torch.int32)
+        t.sub_(centre).mul_(weights).add_(centre * _ONE + _ONE // 2)
+        t.div_(_ONE, rounding_mode="floor").clamp_(0, 255)
+        plane.copy_(t)
+
+
 def crossfade(a: Planes, b: Planes, *, weight: float, out: Planes | None = None) -> Planes:
     """``a`` * (1 - weight) + ``b`` * weight, written into ``out`` (default: ``a``)."""
     k = _weight(weight)

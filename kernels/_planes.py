@@ -60,16 +60,18 @@ class Planes(NamedTuple):
 
 
 def new_planes(
-    *, width: int, height: int, device: str | torch.device = "cpu", fill_black: bool = True
+    *, width: int, height: int, device: str | torch.device = "cpu", fill_black: bool = True, frames: int | None = None
 ) -> Planes:
-    """Allocate a ``width`` x ``height`` frame, black by default."""
+    """Allocate a ``width`` x ``height`` frame, black by default; with ``frames``, a batch of
+    that many (planes with a leading dimension; ``Planes.frame(k)`` is one of them)."""
     if width % 2 or height % 2:
         raise ValueError(f"4:2:0 frames need even sizes, got {width}x{height}")
+    lead = () if frames is None else (int(frames),)
     mk = torch.full if fill_black else (lambda size, _v, **kw: torch.empty(size, **kw))
     return Planes(
-        mk((height, width), BLACK_Y, dtype=torch.uint8, device=device),
-        mk((height // 2, width // 2), NEUTRAL_C, dtype=torch.uint8, device=device),
-        mk((height // 2, width // 2), NEUTRAL_C, dtype=torch.uint8, device=device),
+        mk((*lead, height, width), BLACK_Y, dtype=torch.uint8, device=device),
+        mk((*lead, height // 2, width // 2), NEUTRAL_C, dtype=torch.uint8, device=device),
+        mk((*lead, height // 2, width // 2), NEUTRAL_C, dtype=torch.uint8, device=device),
     )
 
 

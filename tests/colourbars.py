@@ -219,3 +219,24 @@ def first_frame(path: Path, index: int = 0) -> tuple[np.ndarray, np.ndarray, np.
             if i == index:
                 return read_planes(f)
     raise AssertionError(f"{path} has no frame {index}")
+
+
+def set_display_rotation(path: Path, degrees: int) -> Path:
+    """Write a display matrix into an MP4's video ``tkhd`` (as phones and ``ffmpeg
+    -display_rotation`` do), in place, without an ffmpeg binary: ``degrees`` as that option
+    takes them, and the file then reads back as ffmpeg's does. One video track only."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    if at < 0 or data.find(b"tkhd", at + 4) >= 0:
+        raise ValueError(f"{path}: expected exactly one tkhd box")
+    version = data[at + 4]
+    matrix_at = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+    one, minus = 0x10000, 0xFFFF0000
+    # (a, b, u, c, d, v, x, y, w) in 16.16 (u, v, w in 2.30); FFmpeg's -display_rotation 90 writes
+    # a=0 b=-1 c=1 d=0, and 180 writes a=d=-1
+    turns = {0: (one, 0, 0, one), 90: (0, minus, one, 0), 180: (minus, 0, 0, minus), 270: (0, one, minus, 0)}
+    a, b, c, d = turns[degrees % 360]
+    values = (a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    data[matrix_at:matrix_at + 36] = b"".join(v.to_bytes(4, "big") for v in values)
+    path.write_bytes(bytes(data))
+    return path

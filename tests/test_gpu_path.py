@@ -193,14 +193,17 @@ def test_gpu_compose_path_runs_on_cpu_tensors(tmp_path):
     planes = [np.clip(np.round(p), 0, 255).astype(np.uint8) for p in codes(y, cb[::2, ::2], cr[::2, ::2], full=False, bits=8)]
     from colourbars import Variant, write_planes
 
-    src = write_planes(tmp_path / "src.mp4", [planes] * 8, v=Variant("x", w, h, tags="bt709"))
+    # 20 frames: two compose batches of 8 and a partial one, fades at both ends, a crossfade
+    frames = [[np.roll(p, 3 * i, axis=1) for p in planes] for i in range(10)]
+    src = write_planes(tmp_path / "src.mp4", frames, v=Variant("x", w, h, tags="bt709"))
     outs = {}
     for name, decoder in (("cpu", CpuVideoDecoder()), ("gpu", GpuVideoDecoder(cpu=CpuVideoDecoder(), nvdec=False, device="cpu"))):
-        spec = MashupSpec(mains=(str(src),), template=str(src), output=str(tmp_path / f"{name}.mp4"), encoder="libx264",
-                          fade_s=0.1, crf=10, caption="Giá chỉ 199.000đ")
+        spec = MashupSpec(mains=(str(src), str(src)), template=str(src), output=str(tmp_path / f"{name}.mp4"),
+                          encoder="libx264", fade_s=0.1, crf=10, caption="Giá chỉ 199.000đ")
         result = render_mashup(spec, decoder=decoder)
         outs[name] = [read_planes(f) for f in av.open(result.path).decode(video=0)]
-    assert len(outs["cpu"]) == len(outs["gpu"]) == 8
+    assert len(outs["cpu"]) == len(outs["gpu"]) == 17  # 2 x 10 frames less the 0.1 s crossfade
     for a, b in zip(outs["cpu"], outs["gpu"]):
-        assert not difference(a[0], b[0], mode="psnr", min_db=45.0)
+        for pa, pb in zip(a, b):
+            assert not difference(pa, pb, mode="psnr", min_db=45.0)
     assert expected_bt709((191, 191, 0))

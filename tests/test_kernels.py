@@ -34,6 +34,20 @@ def test_fade_to_black_matches_numpy():
         np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_batched_fade_matches_numpy_frame_by_frame():
+    levels = [0.0, 0.3, 1.0, 0.77, 0.5]
+    batch = kernels.Planes(*(torch.stack(planes) for planes in zip(*(rand_planes(34, 22, 10 + i) for i in range(5)))))
+    ref = [np_planes(batch.frame(i)) for i in range(5)]
+    kernels.fade_frames_to_black(batch, levels=levels)
+    for i, level in enumerate(levels):
+        k = round(level * 256)
+        for got, src, centre in zip(batch.frame(i), ref[i], (16, 128, 128)):
+            want = np.clip(np.floor(((src - centre) * k + centre * 256 + 128) / 256), 0, 255)
+            np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match="2 levels for a batch of 5"):
+        kernels.fade_frames_to_black(batch, levels=[0.5, 0.5])
+
+
 def test_fade_extremes():
     p = rand_planes(16, 16, 2)
     before = [x.clone() for x in p]
@@ -164,6 +178,33 @@ def test_kernels_run_on_cuda_like_on_cpu():
     ga, gb = Planes(*(x.cuda() for x in a)), Planes(*(x.cuda() for x in b))
     gpu = kernels.crossfade(ga, gb, weight=0.4, out=kernels.new_planes(width=64, height=32, device="cuda"))
     assert all(torch.equal(x, y.cpu()) for x, y in zip(cpu, gpu))
+
+
+@pytest.mark.needs_cuda
+def test_the_gpu_paths_kernels_on_cuda_like_on_cpu():
+    """The batched kernels the GPU path runs (NV12 unpacking, rotation, fits over a batch,
+    batched fades, NV12 packing for NVENC): on CUDA as on the CPU (exact, or within one
+    code value where the CUDA interpolation rounds differently)."""
+    frames = [rand_planes(202, 114, 30 + i) for i in range(4)]
+    batch = Planes(*(torch.stack(p) for p in zip(*frames)))
+    gbatch = batch.to("cuda")
+    nv12 = kernels.planes_to_nv12(batch.frame(0))
+    assert torch.equal(kernels.planes_to_nv12(gbatch.frame(0)).cpu(), nv12)
+    assert all(torch.equal(a, b.cpu()) for a, b in zip(kernels.nv12_planes(nv12), kernels.nv12_planes(nv12.cuda())))
+    for deg in (90, 180, -90):
+        cpu_r = kernels.rotate_planes(batch, rotation_deg=deg)
+        gpu_r = kernels.rotate_planes(gbatch, rotation_deg=deg)
+        assert all(torch.equal(a, b.cpu()) for a, b in zip(cpu_r, gpu_r))
+    for fit in ("cover", "contain", "blur"):
+        cpu_pic, cpu_bg = kernels.fit_parts(batch, box_width=108, box_height=64, fit=fit)
+        gpu_pic, gpu_bg = kernels.fit_parts(gbatch, box_width=108, box_height=64, fit=fit)
+        for a, b in zip(cpu_pic, gpu_pic):
+            assert a.shape == b.shape and (a.int() - b.cpu().int()).abs().max() <= 1, fit
+        assert (cpu_bg is None) == (gpu_bg is None)
+    levels = [0.0, 0.25, 0.9, 1.0]
+    kernels.fade_frames_to_black(batch, levels=levels)
+    kernels.fade_frames_to_black(gbatch, levels=levels)
+    assert all(torch.equal(a, b.cpu()) for a, b in zip(batch, gbatch))
 
 
 # --- colour conversion (kernels.convert_to_bt709) against numpy and the standards' anchors ---

@@ -104,6 +104,16 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench_batch)
 
+    g = bsub.add_parser("gpu", help="the mashup job on this GPU: farm CPU path vs GPU path vs the ffmpeg CLI with CUDA; "
+                                    "NVDEC decode-only; 1-8 GPU workers at once")
+    g.add_argument("--seconds", type=float, default=10.0, help="length of the generated inputs (default 10)")
+    g.add_argument("--rounds", type=int, default=2, help="alternating rounds per tool (default 2)")
+    g.add_argument("--workers", type=int, action="append", default=None, metavar="N",
+                   help="concurrent GPU-path workers to measure (repeat; default 1, 2, 4, 8)")
+    g.add_argument("--workdir", default=None)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=_cmd_bench_gpu)
+
 
 def _cmd_bench_mashup(args: argparse.Namespace) -> int:
     from benchmarks.mashup import run_mashup_bench
@@ -154,6 +164,18 @@ def _cmd_bench_batch(args: argparse.Namespace) -> int:
     else:
         print(report["table"])
     return _psnr_verdict(report, "farm bench batch")
+
+
+def _cmd_bench_gpu(args: argparse.Namespace) -> int:
+    from benchmarks.gpu import WORKER_COUNTS, run_gpu_bench
+
+    report = run_gpu_bench(seconds=args.seconds, rounds=args.rounds, workdir=args.workdir,
+                           worker_counts=tuple(args.workers or WORKER_COUNTS), log=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(report["table"])
+    return 0
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,15 @@ from farm.media._encode import (
     open_encoder,
     probe_nvenc,
 )
-from farm.media._gpu import GpuVideoDecoder, HostRingEncoder, NvencEncoder, cuda_ready, nvdec_refusal, probe_nvenc_gpu
+from farm.media._gpu import (
+    GpuVideoDecoder,
+    HostRingEncoder,
+    NvencEncoder,
+    cuda_ready,
+    nvdec_refusal,
+    nvidia_codec,
+    probe_nvenc_gpu,
+)
 from farm.media._files import commit_file, fsync_dir, sha256_file, temp_path_for
 from farm.media._frames import FittedFrame, as_planes, plane_view, yuv420_views
 from farm.media._mux import Mp4Muxer
@@ -29,7 +37,8 @@ __all__ = [
     "CpuVideoDecoder", "VideoDecoder", "choose_decoder", "chosen_backends", "machine_report",
     "EncoderConfig", "PyAVEncoder", "VideoEncoder", "choose_encoder", "libx264_config", "nvenc_config",
     "open_encoder", "probe_nvenc",
-    "GpuVideoDecoder", "HostRingEncoder", "NvencEncoder", "cuda_ready", "nvdec_refusal", "probe_nvenc_gpu",
+    "GpuVideoDecoder", "HostRingEncoder", "NvencEncoder", "cuda_ready", "nvdec_refusal", "nvidia_codec",
+    "probe_nvenc_gpu",
     "commit_file", "fsync_dir", "sha256_file", "temp_path_for",
     "FittedFrame", "as_planes", "plane_view", "yuv420_views",
     "Mp4Muxer",
