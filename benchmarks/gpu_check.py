@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(run_step("install", [py, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
                                           "--no-cache-dir", "--upgrade", "--target", str(SITE), *wheels],
                               out=out, env=env, log_name="install.log"))
-        paths = [str(SITE), str(REPO)]
+        paths = [str(REPO), str(SITE)]  # the repository first: the PyNvVideoCodec wheel brings a top-level benchmarks/ folder too
     else:
         print(f"[gpu-check] no wheels in {args.wheels}: using what is installed", flush=True)
         paths = [str(REPO)]
