@@ -306,13 +306,16 @@ def run_gpu_bench(*, seconds: float = 10.0, rounds: int = 2, workdir: str | None
             if name != FFMPEG_CUDA:
                 summary = json.loads(run.stdout.strip().splitlines()[-1])
                 used[name] = {"decoder": summary["decoder"], "encoder": summary["encoder"], "notes": summary["notes"],
-                              "torch_peak_bytes": summary.get("gpu_peak_bytes", 0)}
+                              "torch_peak_bytes": summary.get("gpu_peak_bytes", 0),
+                              "timings_s": summary.get("timings_s", {})}
             results[name]["wall_s"].append(run.wall_s)
             results[name]["cpu_s"].append(run.cpu_s)
             if watch.peak_bytes is not None:
                 results[name]["gpu_peak_bytes"].append(watch.peak_bytes)
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in used.get(name, {}).get("timings_s", {}).items()
+                               if k in ("wait_decode", "compose", "encode"))
             _say(log, f"round {r + 1}: {name}: {run.wall_s:.2f} s ({frames / run.wall_s:.1f} fps), "
-                      f"{run.cpu_s:.1f} CPU-s")
+                      f"{run.cpu_s:.1f} CPU-s" + (f" (in the render: {phases} s)" if phases else ""))
     rows = []
     for name in tools:
         if name in skipped or not results[name]["wall_s"]:
@@ -322,7 +325,7 @@ def run_gpu_bench(*, seconds: float = 10.0, rounds: int = 2, workdir: str | None
         row = {"tool": name, "seconds": round(wall, 2), "fps": round(frames / wall, 1),
                "cpu_s_per_video": round(statistics.median(res["cpu_s"]), 1),
                "gpu_peak_mib": round(max(res["gpu_peak_bytes"]) / 2**20) if res["gpu_peak_bytes"] else None}
-        row.update({k: v for k, v in used.get(name, {}).items() if k != "torch_peak_bytes"})
+        row.update({k: v for k, v in used.get(name, {}).items() if k not in ("torch_peak_bytes", "timings_s")})
         if name in used:
             row["torch_peak_mib"] = round(used[name]["torch_peak_bytes"] / 2**20)
         rows.append(row)

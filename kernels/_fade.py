@@ -43,10 +43,7 @@ def fade_frames_to_black(planes: Planes, *, levels: list[float]) -> None:
         raise ValueError(f"{len(ks)} levels for a batch of {planes.y.shape[0]} frames")
     if all(k == _ONE for k in ks):
         return
-    weights = torch.tensor(ks, dtype=torch.int32)
-    if planes.y.is_cuda:  # a pinned copy does not wait for the queued kernels
-        weights = weights.pin_memory().to(planes.device, non_blocking=True)
-    weights = weights.view(-1, 1, 1)
+    weights = torch.tensor(ks, dtype=torch.int32, device=planes.device).view(-1, 1, 1)
     for plane, centre in ((planes.y, BLACK_Y), (planes.u, NEUTRAL_C), (planes.v, NEUTRAL_C)):
         t = plane.to(torch.int32)
         t.sub_(centre).mul_(weights).add_(centre * _ONE + _ONE // 2)

@@ -90,4 +90,9 @@ def test_the_gpu_check_fits_its_time_and_sums_up(tmp_path):
     summary = gpu_check.summarize(tmp_path, steps)
     assert "card: NVIDIA H100 80GB HBM3" in summary and "FAILED t::b: GPU memory drifts" in summary
     assert "tests: 2 passed, 1 failed, 1 skipped" in summary and "bench: no report (timed out after 200 s: Killed)" in summary
-    assert summary.rstrip().splitlines()[-1] == "3 passed, 2 failed"  # doctor + 2 tests; 1 test + the bench
+    # doctor + 2 tests; 1 test + the bench + the CPU-run test set, whose process left no report
+    assert summary.rstrip().splitlines()[-1] == "3 passed, 3 failed"
+    (tmp_path / "tests-cpu.xml").write_text('<testsuite><testcase classname="k" name="e"/></testsuite>')
+    summary = gpu_check.summarize(tmp_path, steps)
+    assert "tests-cpu: 1 passed, 0 failed, 0 skipped" in summary
+    assert summary.rstrip().splitlines()[-1] == "4 passed, 2 failed"

@@ -62,21 +62,35 @@ def probe_nvenc() -> tuple[bool, str]:
     """Whether an NVENC session opens on this machine, and why not when it does not.
 
     H100, H200 and A100 have NVDEC but no NVENC, so a CUDA GPU alone proves nothing:
-    the only test is opening a session. The answer is cached for the process.
+    the only test is opening a session. It is opened in a child process (a failed session
+    can leave the CUDA state of the process that tried broken); the answer is cached for
+    the process.
     """
     global _nvenc_probe
     if _nvenc_probe is None:
         try:
-            ctx = av.CodecContext.create("h264_nvenc", "w")
-            ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
-            ctx.time_base = Fraction(1, 30)
-            ctx.open()
-            _nvenc_probe = (True, "an NVENC session opened")
-        except av.error.FFmpegError as err:
-            _nvenc_probe = (False, f"no NVENC session could be opened ({err.strerror or err})")
-        except Exception as err:  # a missing codec raises outside FFmpegError
+            av.codec.Codec("h264_nvenc", "w")
+        except Exception as err:  # this PyAV build has no NVENC encoder at all
             _nvenc_probe = (False, f"h264_nvenc is not usable here ({err})")
+            return _nvenc_probe
+        from farm.media._probe_child import probe_in_child
+
+        _nvenc_probe = probe_in_child("nvenc_pyav", 0)
     return _nvenc_probe
+
+
+def open_nvenc_pyav_session() -> tuple[bool, str]:
+    """Open one h264_nvenc session here (the child's side of :func:`probe_nvenc`)."""
+    try:
+        ctx = av.CodecContext.create("h264_nvenc", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
+        ctx.time_base = Fraction(1, 30)
+        ctx.open()
+        return True, "an NVENC session opened"
+    except av.error.FFmpegError as err:
+        return False, f"no NVENC session could be opened ({err.strerror or err})"
+    except Exception as err:  # a missing codec raises outside FFmpegError
+        return False, f"h264_nvenc is not usable here ({err})"
 
 
 def choose_encoder(name: str, *, preset: str, crf: int, device: str = "cpu") -> EncoderConfig:

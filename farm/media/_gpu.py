@@ -282,7 +282,7 @@ class HostRingEncoder:
             dst.copy_(src, non_blocking=self._cuda)
         event = None
         if self._cuda:
-            event = torch.cuda.Event()
+            event = torch.cuda.Event(blocking=True)  # its wait sleeps instead of spinning a core
             event.record()
         self._pending.append((slot, event))
         self._frames += 1
@@ -400,12 +400,30 @@ class NvencEncoder:
         self._canvases.clear()
 
 
+_gpu_probe: dict[int, tuple[bool, str]] = {}
+
+
 def probe_nvenc_gpu(gpu_id: int = 0) -> tuple[bool, str]:
-    """Whether PyNvVideoCodec opens an NVENC session on this GPU (H100/H200/A100: no)."""
+    """Whether PyNvVideoCodec opens an NVENC session on this GPU (H100/H200/A100: no).
+
+    Asked in a child process (``farm.media._probe_child``) and cached: on an H200
+    a failed session left the asking process's CUDA state broken, and its next pinned
+    allocation aborted the process.
+    """
+    from farm.media._probe_child import probe_in_child
+
     try:
-        nvc = nvidia_codec()
+        nvidia_codec()
     except UnavailableError as err:
         return False, str(err)
+    if gpu_id not in _gpu_probe:
+        _gpu_probe[gpu_id] = probe_in_child("nvenc_gpu", gpu_id)
+    return _gpu_probe[gpu_id]
+
+
+def open_nvenc_gpu_session(gpu_id: int) -> tuple[bool, str]:
+    """Open and close one NVENC session here (the child's side of :func:`probe_nvenc_gpu`)."""
+    nvc = nvidia_codec()
     try:
         enc = nvc.CreateEncoder(256, 256, "NV12", False, codec="h264", gpu_id=gpu_id)
         del enc

@@ -202,11 +202,10 @@ def render_mashup(
         # Decoders and the soundtrack are under way: now pay for torch's import.
         import torch
 
-        cuda = device is not None and device.startswith("cuda")
-        if not cuda:
-            # Codec threads already fill the cores; torch's own pool would only contend.
-            torch.set_num_threads(1)
-        else:
+        # Codec threads already fill the cores; torch's own pool would only contend (on the
+        # GPU path too: its CPU copies into the encoder's frames would wake a spinning pool).
+        torch.set_num_threads(1)
+        if device is not None and device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(device)
         encoder = open_encoder(config, width=plan.geo.width, height=plan.geo.height, fps=plan.fps, device=device,
                                preset=spec.preset, crf=spec.crf)
