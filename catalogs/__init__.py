@@ -1,4 +1,4 @@
-"""DuckDB schema and typed access to the farm's catalogs (media, jobs, accounts, uploads, logs).
+"""DuckDB schema and typed access to the farm's catalogs (media, products, jobs, accounts, uploads, logs).
 
 ``catalogs/`` knows nothing about video: it stores and queries rows. One DuckDB file per
 workspace (``farm.duckdb``); metric history is Parquet partitioned by date.
@@ -45,12 +45,20 @@ _WHERE = {
     "media_by_sha": "catalogs._media",
     "pick_media": "catalogs._media",
     "update_media": "catalogs._media",
+    "PRODUCT_COLUMNS": "catalogs._products",
+    "get_product": "catalogs._products",
+    "insert_product": "catalogs._products",
+    "list_products": "catalogs._products",
+    "mark_promoted": "catalogs._products",
+    "product_by_definition": "catalogs._products",
+    "products_using": "catalogs._products",
     "METRIC_SETS": "catalogs._metrics",
     "append_metrics": "catalogs._metrics",
     "create_metric_views": "catalogs._metrics",
     "read_only_query": "catalogs._metrics",
     "JOB_KINDS": "catalogs._schema",
     "JOB_STATES": "catalogs._schema",
+    "LANGUAGES": "catalogs._schema",
     "LICENSES": "catalogs._schema",
     "MEDIA_KINDS": "catalogs._schema",
     "MIGRATIONS": "catalogs._schema",
@@ -66,8 +74,10 @@ __all__ = [
     "job_log", "log_stage", "log_stages", "stage_seconds",
     "PUBLISHABLE_LICENSES", "cleanup_candidates", "delete_media", "get_media", "insert_media", "jobs_using",
     "list_media", "mark_used", "media_by_sha", "pick_media", "update_media",
+    "PRODUCT_COLUMNS", "get_product", "insert_product", "list_products", "mark_promoted", "product_by_definition",
+    "products_using",
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
-    "JOB_KINDS", "JOB_STATES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
+    "JOB_KINDS", "JOB_STATES", "LANGUAGES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
 ]
 
 if TYPE_CHECKING:
@@ -102,7 +112,26 @@ if TYPE_CHECKING:
         update_media,
     )
     from catalogs._metrics import METRIC_SETS, append_metrics, create_metric_views, read_only_query
-    from catalogs._schema import JOB_KINDS, JOB_STATES, LICENSES, MEDIA_KINDS, MIGRATIONS, PLATFORMS, SCHEMA_VERSION, sql_list
+    from catalogs._products import (
+        PRODUCT_COLUMNS,
+        get_product,
+        insert_product,
+        list_products,
+        mark_promoted,
+        product_by_definition,
+        products_using,
+    )
+    from catalogs._schema import (
+        JOB_KINDS,
+        JOB_STATES,
+        LANGUAGES,
+        LICENSES,
+        MEDIA_KINDS,
+        MIGRATIONS,
+        PLATFORMS,
+        SCHEMA_VERSION,
+        sql_list,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ LICENSES = ("owned", "licensed", "cc-by", "cc0", "public-domain", "unknown")
 JOB_KINDS = ("mashup", "promo")
 JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "failed", "cancelled")
 PLATFORMS = ("tiktok", "youtube", "facebook")
+LANGUAGES = ("vi", "en")
 
 
 def sql_list(values: tuple[str, ...]) -> str:
@@ -124,6 +125,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE jobs ADD COLUMN batch_id VARCHAR;
         ALTER TABLE jobs ADD COLUMN updated_at TIMESTAMP;
         ALTER TABLE media ADD COLUMN linked BOOLEAN DEFAULT false;
+        """,
+    ),
+    (
+        3,
+        "products for promos, their images as media rows",
+        f"""
+        CREATE SEQUENCE product_id_seq START 1;
+        CREATE TABLE products (
+            id BIGINT PRIMARY KEY DEFAULT nextval('product_id_seq'),
+            definition_sha256 VARCHAR NOT NULL UNIQUE,
+            name VARCHAR NOT NULL,
+            price DOUBLE NOT NULL,
+            currency VARCHAR NOT NULL,
+            selling_points JSON NOT NULL,
+            affiliate_url VARCHAR,
+            call_to_action VARCHAR,
+            language VARCHAR NOT NULL CHECK (language IN {sql_list(LANGUAGES)}),
+            platforms JSON NOT NULL,
+            mood VARCHAR,
+            source VARCHAR,
+            times_promoted INTEGER NOT NULL DEFAULT 0,
+            last_promoted_at TIMESTAMP,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE product_media (
+            product_id BIGINT NOT NULL,
+            media_id BIGINT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (product_id, position)
+        );
         """,
     ),
 ]

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     _render.add_mashup(sub)
     _workspace.add_init(sub)
     _workspace.add_media(sub)
+    _workspace.add_products(sub)
     _workspace.add_queue(sub)
     _workspace.add_logs(sub)
     _workspace.add_sql(sub)

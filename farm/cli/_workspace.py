@@ -1,4 +1,4 @@
-"""CLI commands over a workspace: init, media, queue, logs, sql, nightly."""
+"""CLI commands over a workspace: init, media, products, queue, logs, sql, nightly."""
 
 from __future__ import annotations
 
@@ -221,6 +221,105 @@ def _cmd_media_cleanup(args) -> int:
         print(f"{verb} {len(rows)} {args.kind} media ({freed / 1e6:.1f} MB)")
         for r in rows:
             print(f"  {r['id']:6}  {r['path']}")
+    return 0
+
+
+# -- products -----------------------------------------------------------------------
+PRODUCT_COLUMNS_SHOWN = ["id", "name", "price_shown", "language", "image_count", "platforms", "mood",
+                         "times_promoted"]
+
+
+def add_products(sub) -> None:
+    p = sub.add_parser("products", help="products for promos: import, list, show")
+    psub = p.add_subparsers(dest="products_cmd", required=True, metavar="ACTION")
+
+    imp = _leaf(psub, "import", help="import products from YAML, JSON or CSV files (with their images)")
+    imp.add_argument("items", nargs="+", metavar="FILE_OR_CSV")
+    imp.add_argument("--license", choices=catalogs.LICENSES, default=None,
+                     help=f"licence of the product images (default from farm.toml: "
+                          f"{option('media', 'default_license').default})")
+    imp.add_argument("--max-bytes", type=int, default=None, help="cap on one image download")
+    imp.add_argument("--json", action="store_true")
+    imp.add_argument("-q", "--quiet", action="store_true")
+    imp.set_defaults(func=_cmd_products_import)
+
+    ls = _leaf(psub, "list", help="list products, least promoted first")
+    ls.add_argument("--language", choices=catalogs.LANGUAGES, default=None)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_products_list)
+
+    show = _leaf(psub, "show", help="one product with its images")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=_cmd_products_show)
+
+
+def _price_shown(row: dict) -> dict:
+    from farm.text import format_price
+
+    row["price_shown"] = format_price(row["price"], row["currency"])
+    return row
+
+
+def _cmd_products_import(args) -> int:
+    from farm.library import import_products
+
+    if args.max_bytes is not None and args.max_bytes <= 0:
+        raise InputError(f"--max-bytes must be positive, not {args.max_bytes}")
+    ws = _ws(args)
+    with Progress("import", unit="product", quiet=args.quiet or args.json) as bar:
+
+        def on_item(outcome: str, what: str, detail: str) -> None:
+            if outcome == "failed":
+                bar.note(f"farm: error: {detail}")
+            elif bar.active:
+                bar.note(f"{outcome:9} {detail:12} {what}")
+            bar.step()
+
+        report = import_products(ws, args.items, license=args.license, max_bytes=args.max_bytes, on_item=on_item)
+    if args.json:
+        print_json({
+            "added": [_price_shown(r) for r in report.added],
+            "duplicates": [_price_shown(r) for r in report.duplicates],
+            "failed": [{"item": i, "error": e} for i, e in report.failed],
+        })
+    else:
+        print(f"{len(report.added)} added, {len(report.duplicates)} already in the catalog, "
+              f"{len(report.failed)} failed")
+    return 0 if report.ok else 2
+
+
+def _cmd_products_list(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        rows = [_price_shown(r) for r in catalogs.list_products(con, language=args.language)]
+    if not args.json:
+        for r in rows:
+            r["platforms"] = ",".join(r["platforms"])
+    return _show_rows(args, rows, PRODUCT_COLUMNS_SHOWN)
+
+
+def _cmd_products_show(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        row = catalogs.get_product(con, args.id)
+    if row is None:
+        raise InputError(f"product {args.id}: no such product")
+    _price_shown(row)
+    if args.json:
+        print_json(row)
+        return 0
+    for k, v in row.items():
+        if k == "images":
+            print(f"{'images':16} {len(v)}")
+            for img in v:
+                print(f"  media {img['id']:<6} {img['width']}x{img['height']}  {img['path']}")
+        elif k == "selling_points":
+            print(f"{'selling_points':16} {len(v)}")
+            for point in v:
+                print(f"  - {point}")
+        else:
+            print(f"{k:16} {(', '.join(v) if isinstance(v, list) else v) if v is not None else '-'}")
     return 0
 
 

@@ -23,6 +23,12 @@ def remove_media(ws: Workspace, media_id: int, *, keep_file: bool = False) -> di
                 f"media {media_id}: still needed by {len(busy)} pending or rendering job(s) "
                 f"({', '.join(map(str, busy[:5]))}); cancel them first"
             )
+        products = catalogs.products_using(con, media_id)
+        if products:
+            raise InputError(
+                f"media {media_id}: an image of product(s) {', '.join(map(str, products[:5]))}; "
+                "a product keeps its images"
+            )
         catalogs.delete_media(con, media_id)
         catalogs.log_stage(con, None, "remove", detail=f"media {media_id} {row['path']}")
     if not keep_file and not row.get("linked") and ws.contains(row["path"]):

@@ -1,5 +1,5 @@
 """Media I/O: probing, decoding into fitted frames (protocol + CPU backend), colour reading,
-audio, encoding (protocol + PyAV's H.264 encoders), muxing, and files written atomically."""
+still images, audio, encoding (protocol + PyAV's H.264 encoders), muxing, and files written atomically."""
 
 from farm.media._audio import MUSIC_FADE_S, SAMPLE_RATE, AudioClip, build_soundtrack, decode_audio
 from farm.media._color import FrameKind, UnsupportedColour, declared_tags, frame_kind, hdr_peak_nits, untagged_matrix
@@ -27,6 +27,7 @@ from farm.media._gpu import (
 )
 from farm.media._files import commit_file, fsync_dir, sha256_file, temp_path_for
 from farm.media._frames import FittedFrame, as_planes, plane_view, yuv420_views
+from farm.media._image import IMAGE_SUFFIXES, ImageInfo, is_image_path, load_image_rgb, probe_image
 from farm.media._mux import Mp4Muxer
 from farm.media._prefetch import Prefetcher
 from farm.media._probe import IMAGE_CODECS, MediaInfo, audio_stream, input_error, open_input, probe, video_stream
@@ -41,6 +42,7 @@ __all__ = [
     "probe_nvenc_gpu",
     "commit_file", "fsync_dir", "sha256_file", "temp_path_for",
     "FittedFrame", "as_planes", "plane_view", "yuv420_views",
+    "IMAGE_SUFFIXES", "ImageInfo", "is_image_path", "load_image_rgb", "probe_image",
     "Mp4Muxer",
     "Prefetcher",
     "IMAGE_CODECS", "MediaInfo", "audio_stream", "input_error", "open_input", "probe", "video_stream",
