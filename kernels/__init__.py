@@ -25,6 +25,7 @@ _EXPORTS = {
     "_fade": ("crossfade", "fade_frames_to_black", "fade_level", "fade_to_black"),
     "_color": ("YuvaOverlay", "rgb_to_yuv420", "rgba_to_yuva420", "yuv420_to_rgb"),
     "_overlay": ("alpha_overlay",),
+    "_panzoom": ("Viewport", "pan_zoom", "pan_zoom_path"),
     "_source": (
         "HLG_PEAK_NITS", "MATRICES", "PRIMARIES", "RANGES", "SDR_WHITE_NITS", "TRANSFERS", "MatrixName",
         "PrimariesName", "RangeName", "SourceColour", "TransferName",
@@ -89,6 +90,7 @@ if TYPE_CHECKING:  # static tools see the plain imports
     from kernels._layout import compose_two_thirds, paste, region  # noqa: F401
     from kernels._nv12 import nv12_planes, planes_to_nv12, rotate_planes  # noqa: F401
     from kernels._overlay import alpha_overlay  # noqa: F401
+    from kernels._panzoom import Viewport, pan_zoom, pan_zoom_path  # noqa: F401
     from kernels._source import (  # noqa: F401
         HLG_PEAK_NITS,
         MATRICES,
