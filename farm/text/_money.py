@@ -3,63 +3,55 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from farm.errors import InputError
 
-
-@dataclass(frozen=True)
-class CurrencyFormat:
-    symbol: str
-    decimals: int
-    thousands: str
-    decimal_mark: str
-    symbol_after: bool
-    space: bool  # between the number and the symbol
-
-
-# the markets our users sell in, as their own shops and marketplaces (Shopee, Lazada,
-# TikTok Shop) print prices; any other ISO code: 1,234.50 XYZ
-CURRENCY_FORMATS: dict[str, CurrencyFormat] = {
-    "VND": CurrencyFormat("₫", 0, ".", ",", True, False),
-    "USD": CurrencyFormat("$", 2, ",", ".", False, False),
-    "EUR": CurrencyFormat("€", 2, ".", ",", True, True),
-    "GBP": CurrencyFormat("£", 2, ",", ".", False, False),
-    "THB": CurrencyFormat("฿", 0, ",", ".", False, False),
-    "IDR": CurrencyFormat("Rp", 0, ".", ",", False, True),
-    "PHP": CurrencyFormat("₱", 2, ",", ".", False, False),
-    "MYR": CurrencyFormat("RM", 2, ",", ".", False, True),
-    "SGD": CurrencyFormat("S$", 2, ",", ".", False, False),
-    "JPY": CurrencyFormat("¥", 0, ",", ".", False, False),
-    "KRW": CurrencyFormat("₩", 0, ",", ".", False, False),
-    "CNY": CurrencyFormat("¥", 2, ",", ".", False, False),
+# (symbol, symbol first, space between, decimals, thousands separator, decimal separator, drop ".00")
+CURRENCY_FORMATS: dict[str, tuple[str, bool, bool, int, str, str, bool]] = {
+    "VND": ("₫", False, False, 0, ".", ",", False),
+    "USD": ("$", True, False, 2, ",", ".", False),
+    "EUR": ("€", False, True, 2, ".", ",", False),
+    "THB": ("฿", True, False, 2, ",", ".", True),
+    "IDR": ("Rp", True, True, 0, ".", ",", False),
+    "PHP": ("₱", True, False, 2, ",", ".", False),
+    "MYR": ("RM", True, True, 2, ",", ".", False),
+    "SGD": ("S$", True, False, 2, ",", ".", False),
+    "GBP": ("£", True, False, 2, ",", ".", False),
+    "JPY": ("¥", True, False, 0, ",", ".", False),
+    "KRW": ("₩", True, False, 0, ",", ".", False),
+    "CNY": ("¥", True, False, 2, ",", ".", False),
+    "INR": ("₹", True, False, 2, ",", ".", False),
+    "AUD": ("A$", True, False, 2, ",", ".", False),
+    "CAD": ("C$", True, False, 2, ",", ".", False),
 }
-
-
-def _group(whole: int, sep: str) -> str:
-    digits = str(whole)
-    groups = []
-    while len(digits) > 3:
-        groups.append(digits[-3:])
-        digits = digits[:-3]
-    groups.append(digits)
-    return sep.join(reversed(groups))
-
+_ISO_CODE = re.compile(r"^[A-Z]{3}$")
 
 def format_price(price: float, currency: str) -> str:
-    """``price`` in ``currency`` (an ISO 4217 code) as that market writes it.
+    """``price`` written the local way: ``1.290.000₫`` (VND), ``$19.99`` (USD), ``19,99 €`` (EUR), ``฿590``
+    (THB), ``Rp 150.000`` (IDR), ``₱1,290.00`` (PHP), ``RM 59.90`` (MYR); any other ISO 4217 code as
+    ``1,234.50 XYZ``. Rounds half up to the currency's usual decimals.
 
-    >>> format_price(1290000, "VND"), format_price(19.99, "USD"), format_price(19.99, "EUR")
-    ('1.290.000₫', '$19.99', '19,99 €')
+    Raises:
+        InputError: a negative, infinite or non-numeric price, or a currency that is not three letters.
     """
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price < 0:
-        raise InputError(f"Invalid price ({price!r}). Supported: a number, 0 or more.")
-    code = str(currency).upper()
-    fmt = CURRENCY_FORMATS.get(code, CurrencyFormat(code, 2, ",", ".", True, True))
-    scaled = round(price * 10**fmt.decimals)  # integer arithmetic: 19.99 stays 19.99
-    whole, frac = divmod(int(scaled), 10**fmt.decimals)
-    number = _group(whole, fmt.thousands)
-    if fmt.decimals:
-        number += fmt.decimal_mark + str(frac).zfill(fmt.decimals)
-    gap = " " if fmt.space else ""
-    return f"{number}{gap}{fmt.symbol}" if fmt.symbol_after else f"{fmt.symbol}{gap}{number}"
+    if isinstance(price, bool) or not isinstance(price, (int, float, Decimal)) or not math.isfinite(price) \
+            or price < 0:
+        raise InputError(f"Invalid price ({price!r}). Supported: a finite number, 0 or more.")
+    code = currency.strip().upper() if isinstance(currency, str) else ""
+    if not _ISO_CODE.match(code):
+        raise InputError(f"Invalid currency ({currency!r}). Supported: an ISO 4217 code such as "
+                         f"{', '.join(sorted(CURRENCY_FORMATS))}.")
+    symbol, first, space, decimals, thousands, point, drop_zero = CURRENCY_FORMATS.get(
+        code, (code, False, True, 2, ",", ".", False))
+    amount = Decimal(repr(price) if isinstance(price, float) else price)
+    amount = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if drop_zero and amount == amount.to_integral_value():
+        decimals = 0
+        amount = amount.quantize(Decimal(1))
+    whole, _, frac = f"{amount:.{decimals}f}".partition(".")
+    grouped = f"{int(whole):,}".replace(",", thousands)
+    number = grouped + (point + frac if decimals else "")
+    gap = " " if space else ""
+    return f"{symbol}{gap}{number}" if first else f"{number}{gap}{symbol}"
