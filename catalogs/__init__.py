@@ -13,6 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
+    "ai_cache_get": "catalogs._ai",
+    "ai_cache_put": "catalogs._ai",
+    "ai_cache_stats": "catalogs._ai",
     "DEFAULT_WAIT_S": "catalogs._connect",
     "Catalog": "catalogs._connect",
     "rows_as_dicts": "catalogs._connect",
@@ -68,6 +71,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "ai_cache_get", "ai_cache_put", "ai_cache_stats",
     "DEFAULT_WAIT_S", "Catalog", "rows_as_dicts", "utcnow",
     "JOB_LIST_COLUMNS", "TRANSITIONS", "IllegalTransition", "get_job", "insert_job", "job_inputs", "list_jobs",
     "move", "next_job_id", "next_pending", "queue_stats", "recent_pairs", "unfinished_batch",
@@ -81,6 +85,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from catalogs._ai import ai_cache_get, ai_cache_put, ai_cache_stats
     from catalogs._connect import DEFAULT_WAIT_S, Catalog, rows_as_dicts, utcnow
     from catalogs._jobs import (
         JOB_LIST_COLUMNS,

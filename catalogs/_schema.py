@@ -129,7 +129,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         3,
-        "products for promos, their images as media rows",
+        "products for promos and their images; the AI answer cache; post metadata, text source and AI tokens on jobs",
         f"""
         CREATE SEQUENCE product_id_seq START 1;
         CREATE TABLE products (
@@ -155,6 +155,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             position INTEGER NOT NULL,
             PRIMARY KEY (product_id, position)
         );
+        CREATE TABLE ai_cache (
+            request_sha256 VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            answer BLOB NOT NULL,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at TIMESTAMP NOT NULL
+        );
+        ALTER TABLE jobs ADD COLUMN product_id BIGINT;
+        ALTER TABLE jobs ADD COLUMN post_metadata JSON;
+        ALTER TABLE jobs ADD COLUMN text_source VARCHAR;
+        ALTER TABLE jobs ADD COLUMN text_source_reason VARCHAR;
+        ALTER TABLE jobs ADD COLUMN ai_tokens INTEGER NOT NULL DEFAULT 0;
         """,
     ),
 ]

@@ -98,6 +98,20 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("pair_window", 200, "no main/template pair repeats within this many recent jobs", low=0, low_open=True),
         Option("mood", "upbeat", "music mood when a job names none"),
     ),
+    "ai": (
+        Option("enabled", True, "write promo and post text with the AI server (false: the template writer)"),
+        Option("model", "gpt-4o-mini", "chat model on the server (OPENAI_BASE_URL, OPENAI_API_KEY from the environment)"),
+        Option("timeout_s", 20.0, "one request's time limit", low=0, low_open=True, high=300),
+        Option("max_retries", 2, "retries of a request after 429, 5xx or a timeout (with backoff)", low=0, high=10),
+        Option("speech_model", "gpt-4o-mini-tts", "the server's text-to-speech model (voice-over)"),
+        Option("voice", "alloy", "the text-to-speech voice"),
+    ),
+    "promo": (
+        Option("duration_s", 24.0, "length of a promo", low=20, high=30, label="duration", unit="seconds"),
+        Option("voice", False, "speak the script over the music (needs the AI server's speech endpoint)"),
+        Option("disclosure_vi", "", "disclosure on posts with an affiliate link, Vietnamese (empty: #quảngcáo)"),
+        Option("disclosure_en", "", "disclosure on posts with an affiliate link, English (empty: #ad)"),
+    ),
 }
 _OPTIONS = {(section, o.key): o for section, opts in SCHEMA.items() for o in opts}
 
@@ -157,7 +171,26 @@ class NightlySettings:
     mood: str = _d("nightly", "mood")
 
 
-_SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings}
+@dataclass(frozen=True)
+class AiSettings:
+    enabled: bool = _d("ai", "enabled")
+    model: str = _d("ai", "model")
+    timeout_s: float = _d("ai", "timeout_s")
+    max_retries: int = _d("ai", "max_retries")
+    speech_model: str = _d("ai", "speech_model")
+    voice: str = _d("ai", "voice")
+
+
+@dataclass(frozen=True)
+class PromoSettings:
+    duration_s: float = _d("promo", "duration_s")
+    voice: bool = _d("promo", "voice")
+    disclosure_vi: str = _d("promo", "disclosure_vi")
+    disclosure_en: str = _d("promo", "disclosure_en")
+
+
+_SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings,
+             "ai": AiSettings, "promo": PromoSettings}
 
 
 @dataclass(frozen=True)
@@ -166,6 +199,8 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     nightly: NightlySettings = field(default_factory=NightlySettings)
+    ai: AiSettings = field(default_factory=AiSettings)
+    promo: PromoSettings = field(default_factory=PromoSettings)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -204,6 +239,12 @@ class Settings:
         return cls(**built)
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 def config_template() -> str:
     """The commented ``farm.toml`` a new workspace gets: every key at its default."""
     lines = [
@@ -212,8 +253,7 @@ def config_template() -> str:
     ]
     for section, opts in SCHEMA.items():
         lines += ["", f"[{section}]"]
-        entries = [(f"# {o.key} = " + (f'"{o.default}"' if isinstance(o.default, str) else repr(o.default)), o.help)
-                   for o in opts]
+        entries = [(f"# {o.key} = " + _toml_value(o.default), o.help) for o in opts]
         width = max(29, *(len(e) + 3 for e, _ in entries))
         lines += [f"{entry:<{width}}# {help_}" if help_ else entry for entry, help_ in entries]
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from farm.jobs._plan import (
     enqueue_plans,
     plan_batch,
 )
-from farm.jobs._spec import TIMING_STAGES, EncoderName, MashupSpec, RenderResult
+from farm.jobs._spec import PROMO_DURATION_S, TIMING_STAGES, EncoderName, MashupSpec, PromoSpec, RenderResult
 
 __all__ = [
     "DRIVER_CATALOG_WAIT_S", "cancel_job", "check_job_inputs", "claim", "driver_catalog_wait", "record_outcome",
@@ -33,5 +33,5 @@ __all__ = [
     "JobOutcome",
     "Ranker", "build_mashup", "check_platform", "check_rights", "credits_line", "enqueue_mashup", "enqueue_plans",
     "plan_batch",
-    "TIMING_STAGES", "EncoderName", "MashupSpec", "RenderResult",
+    "PROMO_DURATION_S", "TIMING_STAGES", "EncoderName", "MashupSpec", "PromoSpec", "RenderResult",
 ]

@@ -79,6 +79,75 @@ class MashupSpec(_Json):
         )
 
 
+PROMO_DURATION_S = (20.0, 30.0)
+
+
+@dataclass(frozen=True)
+class PromoSpec(_Json):
+    """Everything needed to render one product promo; its words are written before (by the AI
+    or the template writer) and travel in the spec, so the render itself never waits on them.
+
+    ``voice_lines`` are WAV files spoken in order: the hook, each selling line, the call to
+    action; when given, each on-screen line is shown while it is spoken.
+    """
+
+    images: tuple[str, ...]
+    title: str
+    price: str
+    output: str
+    hook: str | None = None
+    selling_lines: tuple[str, ...] = ()
+    call_to_action: str = ""
+    duration_s: float = 24.0
+    template: str | None = None
+    music: str | None = None
+    music_volume: float = 1.0
+    voice_lines: tuple[str, ...] = ()
+    platform: str | None = None
+    seed: int = 0
+    fps: int = render_default("fps")
+    preset: str = render_default("preset")
+    crf: int = render_default("crf")
+    encoder: EncoderName = render_default("encoder")
+    decoder: str = render_default("decoder")
+
+    def __post_init__(self) -> None:
+        for name in ("images", "selling_lines", "voice_lines"):
+            value = getattr(self, name)
+            if isinstance(value, (list, str)):
+                object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value))
+        if not 1 <= len(self.images) <= 10:
+            raise InputError(f"Invalid image count ({len(self.images)}). Supported: 1 to 10.")
+        low, high = PROMO_DURATION_S
+        if not low <= float(self.duration_s) <= high:
+            raise InputError(f"Invalid duration ({self.duration_s}). Supported: {low:g} to {high:g} seconds.")
+        if not self.title.strip():
+            raise InputError("a promo needs a title (the product's name)")
+        if self.voice_lines and len(self.voice_lines) != len(self.spoken_texts):
+            raise InputError(f"{len(self.voice_lines)} voice lines for {len(self.spoken_texts)} lines of text "
+                             "(hook, selling lines, call to action)")
+        if self.platform is not None and self.platform not in ("tiktok", "youtube", "facebook"):
+            raise InputError(f"Invalid platform ({self.platform!r}). Supported: tiktok, youtube, facebook.")
+        if not 0 <= self.music_volume <= 4:
+            raise InputError(f"Invalid music volume ({self.music_volume}). Supported: 0 to 4.")
+        for key in ("encoder", "decoder", "preset"):
+            check_value("render", key, getattr(self, key))
+        for key in ("fps", "crf"):
+            value = getattr(self, key)
+            if int(value) != value:
+                raise InputError(option("render", key).spec_message(value))
+            check_value("render", key, value)
+
+    @property
+    def spoken_texts(self) -> tuple[str, ...]:
+        """The lines in the order they are shown (and spoken): hook, selling lines, call to action."""
+        return tuple(t for t in (self.hook or self.title, *self.selling_lines, self.call_to_action) if t)
+
+    def __repr__(self) -> str:
+        return (f"PromoSpec({self.title!r}, {len(self.images)} image(s) -> {self.output!r}, {self.duration_s:g} s, "
+                f"{'template, ' if self.template else ''}{'voice, ' if self.voice_lines else ''}{self.encoder})")
+
+
 @dataclass(frozen=True)
 class RenderResult(_Json):
     """What a finished render produced, and how long each stage took."""

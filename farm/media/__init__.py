@@ -1,7 +1,17 @@
 """Media I/O: probing, decoding into fitted frames (protocol + CPU backend), colour reading,
 still images, audio, encoding (protocol + PyAV's H.264 encoders), muxing, and files written atomically."""
 
-from farm.media._audio import MUSIC_FADE_S, SAMPLE_RATE, AudioClip, build_soundtrack, decode_audio
+from farm.media._audio import (
+    DUCK_DB,
+    MUSIC_FADE_S,
+    SAMPLE_RATE,
+    AudioClip,
+    build_promo_soundtrack,
+    build_soundtrack,
+    decode_audio,
+    duck_gain,
+    speech_envelope,
+)
 from farm.media._color import FrameKind, UnsupportedColour, declared_tags, frame_kind, hdr_peak_nits, untagged_matrix
 from farm.media._cpu_decode import CpuVideoDecoder
 from farm.media._decode import VideoDecoder, choose_decoder
@@ -33,7 +43,8 @@ from farm.media._prefetch import Prefetcher
 from farm.media._probe import IMAGE_CODECS, MediaInfo, audio_stream, input_error, open_input, probe, video_stream
 
 __all__ = [
-    "MUSIC_FADE_S", "SAMPLE_RATE", "AudioClip", "build_soundtrack", "decode_audio",
+    "DUCK_DB", "MUSIC_FADE_S", "SAMPLE_RATE", "AudioClip", "build_promo_soundtrack", "build_soundtrack",
+    "decode_audio", "duck_gain", "speech_envelope",
     "FrameKind", "UnsupportedColour", "declared_tags", "frame_kind", "hdr_peak_nits", "untagged_matrix",
     "CpuVideoDecoder", "VideoDecoder", "choose_decoder", "chosen_backends", "machine_report",
     "EncoderConfig", "PyAVEncoder", "VideoEncoder", "choose_encoder", "libx264_config", "nvenc_config",

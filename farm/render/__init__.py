@@ -1,5 +1,5 @@
 """One video, no Ray, no catalog: the timeline, the picture tracks, text overlays, the worker's
-cache and the mashup frame loop.
+cache, the mashup frame loop and the promo renderer.
 
 Text names load on first use (PEP 562): they need torch, and a render starts its decoders
 while torch, which takes about a second to import, loads.
@@ -21,17 +21,21 @@ from farm.render._mashup import (
     render_mashup,
     start_soundtrack,
 )
+from farm.render._promo import END_CARD_S, TITLE_S, PromoPlan, Segment, Slot, TextLayer, plan_promo, render_promo
 from farm.render._timeline import FrameSelector, Placement, looping_frames, plan_timeline
 from farm.render._tracks import LOOKAHEAD_S, PREFETCH_DEPTH, TEMPLATE_CACHE_BYTES, BoxPainter, MainTrack, TemplateTrack
 
 _LAZY = {name: "_text" for name in (
-    "font_path", "load_font", "mashup_overlays", "missing_glyphs", "normalize", "render_text_rgba", "text_overlay", "wrap",
+    "SAFE_AREAS_1080X1920", "Face", "covered_codepoints", "emoji_font_path", "font_chain", "font_path", "font_runs",
+    "graphemes", "load_font", "mashup_overlays", "missing_glyphs", "normalize", "render_text_rgba", "safe_area",
+    "shaping", "text_overlay", "text_width", "wrap",
 )}  # fmt: skip
 
 __all__ = [
     "DEFAULT_CACHE_BYTES", "MUSIC_CACHE_S", "CacheStats", "RenderCache", "file_key",
     "AudioFeed", "Compositor", "MashupPlan", "ProgressFn", "encoder_config", "plan_mashup", "render_mashup",
     "start_soundtrack",
+    "END_CARD_S", "TITLE_S", "PromoPlan", "Segment", "Slot", "TextLayer", "plan_promo", "render_promo",
     "FrameSelector", "Placement", "looping_frames", "plan_timeline",
     "LOOKAHEAD_S", "PREFETCH_DEPTH", "TEMPLATE_CACHE_BYTES", "BoxPainter", "MainTrack", "TemplateTrack",
     *sorted(_LAZY),
@@ -49,12 +53,22 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # static tools see the plain imports
     from farm.render._text import (  # noqa: F401
+        SAFE_AREAS_1080X1920,
+        Face,
+        covered_codepoints,
+        emoji_font_path,
+        font_chain,
         font_path,
+        font_runs,
+        graphemes,
         load_font,
         mashup_overlays,
         missing_glyphs,
         normalize,
         render_text_rgba,
+        safe_area,
+        shaping,
         text_overlay,
+        text_width,
         wrap,
     )
