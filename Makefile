@@ -83,13 +83,14 @@ check-ffmpeg: install
 
 # The one-call GPU check (benchmarks/gpu_check.py) on a GPU machine with Python 3.12, torch
 # and pytest but no internet: `make gpu-wheels` here downloads what it installs there
-# (PyAV and the fonts at the lock's versions, PyNvVideoCodec; about 62 MiB) into .whl/.
+# (PyAV and the fonts at the lock's versions, PyNvVideoCodec; about 63 MiB) into .whl/.
 GPU_WHEEL_PY := 3.12
 gpu-wheels:
 	mkdir -p .whl
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version $(GPU_WHEEL_PY) \
 	    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
 	    "$$(grep '^av==' $(LOCK))" "$$(grep '^fontpkg==' $(LOCK))" "$$(grep '^fontpkg-noto-sans==' $(LOCK))" \
+	    "$$(grep '^fontpkg-be-vietnam-pro==' $(LOCK))" "$$(grep '^fontpkg-noto-sans-thai==' $(LOCK))" \
 	    "$(PYNVVIDEOCODEC)"
 	@du -ch .whl/*.whl | tail -1
 

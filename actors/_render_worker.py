@@ -68,15 +68,14 @@ class RenderWorker:
                 "threads": self.threads, "node_cpus": os.cpu_count() or 1, "jobs_done": self.jobs_done, "rss_bytes": _rss_bytes(),
                 "cache": self.cache.as_dict(), "uses": self.devices.get("chosen", {})}
 
-    def render(self, job_id: int, spec: dict, threads: int | None = None) -> JobOutcome:
+    def render(self, job_id: int, spec: dict, threads: int | None = None, kind: str = "mashup") -> JobOutcome:
         """Render one job; a failure is an outcome too (never an exception: one bad job must
         not take the worker down).
 
         ``threads`` overrides the worker's share for this job (the driver gives the last
         jobs of a batch more, when the other workers have run out of work).
         """
-        from farm.jobs import MashupSpec
-        from farm.render import render_mashup
+        from farm.render import render_job
 
         from actors._metrics import worker_metrics
 
@@ -84,7 +83,7 @@ class RenderWorker:
         tags = {"node": self.node, "backend": self.backend, "worker": self.name}
         where = {"worker": self.name, "pid": os.getpid()}
         try:
-            result = render_mashup(MashupSpec.from_dict(spec), cache=self.cache, threads=threads or self.threads)
+            result = render_job(kind, spec, cache=self.cache, threads=threads or self.threads)
         except Exception as err:
             m["outcome"].inc(1, tags={**tags, "outcome": "failed"})
             return JobOutcome.failure(job_id, err, **where)

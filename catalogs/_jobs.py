@@ -68,7 +68,19 @@ def get_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict | None:
         return None
     row = rows[0]
     row["spec"] = json.loads(row["spec"])
+    if isinstance(row.get("post_metadata"), str):
+        row["post_metadata"] = json.loads(row["post_metadata"])
     return row
+
+
+def set_job_text(con: duckdb.DuckDBPyConnection, job_id: int, *, post_metadata: dict, text_source: str,
+                 text_source_reason: str | None, ai_tokens: int, product_id: int | None = None) -> None:
+    """A job's post metadata (per platform), where its words came from and the AI tokens they cost."""
+    con.execute(
+        "UPDATE jobs SET post_metadata = ?, text_source = ?, text_source_reason = ?, ai_tokens = ?, product_id = ? "
+        "WHERE id = ?",
+        [json.dumps(post_metadata, ensure_ascii=False), text_source, text_source_reason, int(ai_tokens), product_id,
+         int(job_id)])
 
 
 def job_inputs(con: duckdb.DuckDBPyConnection, job_id: int) -> list[dict]:
@@ -147,7 +159,11 @@ def queue_stats(con: duckdb.DuckDBPyConnection, *, top_failures: int = 5) -> dic
             [int(top_failures)],
         )
     )
-    return {"total": sum(by_state.values()), "by_state": by_state, "by_platform": by_platform, "failures": failures}
+    tokens = con.execute("SELECT coalesce(sum(ai_tokens), 0) FROM jobs").fetchone()[0]
+    sources = con.execute("SELECT text_source, count(*) FROM jobs WHERE text_source IS NOT NULL GROUP BY 1 ORDER BY 1")
+    text = {"ai_tokens": int(tokens), "by_source": {str(k): int(n) for k, n in sources.fetchall()}}
+    return {"total": sum(by_state.values()), "by_state": by_state, "by_platform": by_platform, "failures": failures,
+            "text": text}
 
 
 def recent_pairs(con: duckdb.DuckDBPyConnection, *, window: int) -> set[tuple[int, int]]:

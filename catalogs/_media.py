@@ -139,3 +139,9 @@ def cleanup_candidates(con: duckdb.DuckDBPyConnection, *, kind: str, created_bef
         """,
         [kind, created_before],
     ))
+
+
+def audio_moods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The moods the library has music for, sorted."""
+    rows = con.execute("SELECT DISTINCT mood FROM media WHERE kind = 'audio' AND mood IS NOT NULL ORDER BY 1")
+    return [r[0] for r in rows.fetchall()]

@@ -19,6 +19,19 @@ _SAMPLES = [
     ("template-bars.mp4", "template", "owned", {}, dict(width=720, height=1280, seed=16, short=True)),
 ]
 _MUSIC = [("upbeat-523hz.m4a", "upbeat", 523.25), ("calm-349hz.m4a", "calm", 349.23)]
+# two products for the promos: a Vietnamese one and an English one, photos of several shapes
+_PRODUCTS = [
+    {"name": "Bình giữ nhiệt inox 500ml", "price": 259000, "currency": "VND",
+     "images": [("binh-1.jpg", 1200, 1600), ("binh-2.png", 1600, 1200), ("binh-3.webp", 1000, 1000)],
+     "selling_points": ["Giữ nóng 12 giờ, giữ lạnh 24 giờ", "Inox 304 an toàn cho sức khỏe", "Nắp chống tràn"],
+     "affiliate_url": "https://shope.ee/demo-binh", "call_to_action": "Mua ngay hôm nay!", "language": "vi",
+     "platforms": ["tiktok", "youtube", "facebook"], "mood": "upbeat"},
+    {"name": "Foldable phone stand", "price": 12.99, "currency": "USD",
+     "images": [("stand-1.jpg", 1080, 1920), ("stand-2.jpg", 1920, 1080)],
+     "selling_points": ["Fits every phone and tablet", "Folds flat into a pocket"],
+     "affiliate_url": "https://example.com/aff/stand", "call_to_action": "Shop now", "language": "en",
+     "platforms": ["tiktok", "youtube"], "mood": "calm"},
+]
 
 
 def prepare_demo_workspace(root: str | Path, *, seconds: float = 6.0, log=sys.stderr) -> Workspace:
@@ -29,10 +42,14 @@ def prepare_demo_workspace(root: str | Path, *, seconds: float = 6.0, log=sys.st
 
     ws, _ = init_workspace(root)
     with ws.catalog.read() as con:
-        if catalogs.list_media(con, limit=1):
-            return ws  # stocked by an earlier run
+        has_media, has_products = bool(catalogs.list_media(con, limit=1)), bool(catalogs.list_products(con))
+    if has_media and has_products:
+        return ws  # stocked by an earlier run
     with tempfile.TemporaryDirectory(prefix="farm-samples-") as tmp:
-        _stock(ws, Path(tmp), seconds=seconds, log=log)
+        if has_media:  # a workspace from before promos: add the products only
+            _stock_products(ws, Path(tmp), log=log)
+        else:
+            _stock(ws, Path(tmp), seconds=seconds, log=log)
     return ws
 
 
@@ -56,10 +73,35 @@ def _stock(ws: Workspace, incoming: Path, *, seconds: float, log) -> None:
         report = import_media(ws, [str(path)], opts)
         if report.failed:
             raise RuntimeError(report.failed[0][1])
+    _stock_products(ws, incoming, log=log)
 
 
-def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, in_process: bool = False, on_event=None):
-    """Stock a demo workspace, then render ``jobs`` mashups for TikTok and YouTube.
+def _stock_products(ws: Workspace, incoming: Path, *, log) -> None:
+    import yaml
+
+    from farm.library import import_products
+    from farm.samples import make_product_image
+
+    for k, product in enumerate(_PRODUCTS):
+        doc = dict(product)
+        names = []
+        for j, (name, w, h) in enumerate(product["images"]):
+            print(f"generating sample {name}", file=log)
+            make_product_image(incoming / name, width=w, height=h, seed=100 * k + j, label=f"#{j + 1}")
+            names.append(name)
+        doc["images"] = names
+        path = incoming / f"product-{k}.yaml"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        report = import_products(ws, [str(path)], license="owned")
+        if report.failed:
+            raise RuntimeError(report.failed[0][1])
+
+
+def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, promos: int = 2, in_process: bool = False,
+             on_event=None):
+    """Stock a demo workspace, then render ``jobs`` mashups for TikTok and YouTube and ``promos``
+    product promos (their words from the AI server when OPENAI_API_KEY is set, else the
+    template writer).
 
     By default the jobs go through `farm nightly` on a local Ray; ``in_process`` renders
     them with `farm queue render` instead. Returns (workspace, summary).
@@ -71,10 +113,14 @@ def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, in_pro
     ws = prepare_demo_workspace(out_dir, seconds=seconds)
     if not in_process:
         return ws, run_nightly(ws, count=jobs, platforms=["tiktok", "youtube"], mood="upbeat", seed=7,
-                               caption="Giá chỉ 199.000đ – Mua ngay!", on_event=on_event)
+                               caption="Giá chỉ 199.000đ – Mua ngay!", promos=promos, on_event=on_event)
     with ws.catalog.read() as con:
         sources = [m["id"] for m in catalogs.list_media(con, kind="source")]
     for i in range(jobs):
         enqueue_mashup(ws, mains=[sources[i % len(sources)]], mood=("upbeat", "calm")[i % 2], platform="tiktok",
                        caption="Giá chỉ 199.000đ – Mua ngay!" if i % 2 == 0 else "Wait for the end", seed=i)
+    if promos:
+        from farm.jobs import plan_promos
+
+        plan_promos(ws, count=promos, platforms=["tiktok", "youtube"], seed=7)
     return ws, render_queue(ws)

@@ -185,3 +185,35 @@ def make_audio(
     finally:
         out.close()
     return path
+
+
+def make_product_image(path: str | Path, *, width: int, height: int, seed: int, label: str = "") -> Path:
+    """A product-photo-like still: a soft studio gradient, a rounded product shape with a
+    highlight and a shadow, a label on it; JPEG, PNG or WebP by the suffix."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    top, bottom = rng.integers(170, 240, 3), rng.integers(60, 140, 3)
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    bg = (top * (1 - ramp) + bottom * ramp) * np.ones((1, width, 1), np.float32)
+    bg += rng.normal(0, 2.0, bg.shape)
+    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
+    w, h = int(width * 0.46), int(height * 0.5)
+    x0, y0 = (width - w) // 2, (height - h) // 2
+    shadow = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(shadow).ellipse((x0, y0 + h - h // 10, x0 + w, y0 + h + h // 10), fill=120)
+    img.paste((20, 20, 20), mask=shadow.filter(ImageFilter.GaussianBlur(width // 60)))
+    colour = tuple(int(c) for c in rng.integers(40, 220, 3))
+    d = ImageDraw.Draw(img)
+    d.rounded_rectangle((x0, y0, x0 + w, y0 + h), radius=w // 5, fill=colour)
+    d.rounded_rectangle((x0 + w // 8, y0 + h // 12, x0 + w // 4, y0 + h - h // 12), radius=w // 16,
+                        fill=tuple(min(255, c + 60) for c in colour))
+    if label:
+        from farm.render import load_font
+
+        font = load_font(max(12, width // 14), role="title")
+        d.text((width // 2, y0 + h // 2), label, font=font, fill=(255, 255, 255), anchor="mm",
+               stroke_width=max(1, width // 300), stroke_fill=(0, 0, 0))
+    path = Path(path)
+    img.save(path, quality=90) if path.suffix.lower() in (".jpg", ".jpeg") else img.save(path)
+    return path

@@ -11,9 +11,13 @@ from kernels._planes import Planes
 def _blend(dst: torch.Tensor, src: torch.Tensor, alpha: torch.Tensor, opacity_q8: int = 256) -> None:
     a = alpha.to(torch.int32)
     if opacity_q8 < 256:  # the whole overlay fading: alpha * opacity, rounded, in 1/256 steps
-        a = a.mul_(opacity_q8).add_(128).div_(256, rounding_mode="floor")
+        a = a.mul_(opacity_q8).add_(128).bitwise_right_shift_(8)
     t = src.to(torch.int32).mul_(a)
-    t.add_(dst.to(torch.int32).mul_(255 - a)).add_(127).div_(255, rounding_mode="floor")
+    t.add_(dst.to(torch.int32).mul_(255 - a))
+    # floor((t + 127) / 255) for t in 0..255*255, without a division: u = t + 128,
+    # (u + (u >> 8)) >> 8 (checked for every t in tests/test_promo.py)
+    t.add_(128)
+    t.add_(t >> 8).bitwise_right_shift_(8)
     dst.copy_(t)
 
 

@@ -183,7 +183,8 @@ def _taps(
     j = torch.arange(count, dtype=torch.float64)
     s = (starts[:, None] + (first + stride * j)[None, :] * steps[:, None] - offset) / sub  # (N, count)
     radius = steps.clamp(min=1.0)[:, None]  # source samples per output sample, plane units alike
-    k_max = int(math.ceil(2 * float(radius.max()))) + 1
+    # the open interval (s - r, s + r) holds at most ceil(2r) integers: 2 taps when enlarging
+    k_max = max(1, int(math.ceil(2 * float(radius.max()) - 1e-9)))
     k = torch.floor(s - radius)[..., None] + 1 + torch.arange(k_max, dtype=torch.float64)
     w = (1 - (k - s[..., None]).abs() / radius[..., None]).clamp_(min=0)
     w = w * ((k >= 0) & (k <= size - 1))  # taps outside the image: dropped, never read

@@ -321,10 +321,10 @@ def test_retryable_failure_is_retried_up_to_the_bound(stocked):
     job = enqueue_mashup(ws, mains=[ids["src1"]], template=ids["tpl"])
     calls = []
 
-    def flaky(spec, progress=None):
+    def flaky(kind, spec, progress=None):
         from farm.errors import RenderError
 
-        calls.append(spec.output)
+        calls.append(spec["output"])
         raise RenderError("encoder hiccup")
 
     summary = render_queue(ws, render=flaky)

@@ -273,3 +273,9 @@ def test_overlay_opacity_against_numpy():
     same = kernels.Planes(*(torch.from_numpy(b.astype(np.uint8)) for b in before))
     kernels.alpha_overlay(same, ov, x=0, y=0, opacity=0.0)
     assert np.array_equal(same.y.numpy(), before[0])
+
+
+def test_the_shift_division_of_the_blend_is_exact():
+    t = np.arange(0, 255 * 255 + 1, dtype=np.int64)
+    u = t + 128
+    assert np.array_equal((u + (u >> 8)) >> 8, (t + 127) // 255)

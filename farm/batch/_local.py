@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from farm.batch._dispatch import Dispatcher, RunSummary
-from farm.jobs import JobOutcome, MashupSpec, RenderResult, driver_catalog_wait, recover, render_lock, worker_name
+from farm.jobs import JobOutcome, RenderResult, driver_catalog_wait, recover, render_lock, worker_name
 from farm.workspace import Workspace
 
 RenderFn = Callable[..., RenderResult]
@@ -16,7 +16,7 @@ RenderFn = Callable[..., RenderResult]
 class LocalExecutor:
     """One worker, this process: ``wait`` renders the submitted job and returns its outcome.
 
-    ``render(spec, progress=...)`` defaults to :func:`farm.render.render_mashup`;
+    ``render(kind, spec, progress=...)`` defaults to :func:`farm.render.render_job`;
     ``progress(done, total)`` sees the frames of the job being rendered.
     """
 
@@ -25,9 +25,9 @@ class LocalExecutor:
 
     def __init__(self, *, render: RenderFn | None = None, progress=None) -> None:
         if render is None:
-            from farm.render import render_mashup
+            from farm.render import render_job
 
-            render = render_mashup
+            render = render_job
         self._render = render
         self._progress = progress
         self._queued: dict[int, dict] = {}
@@ -47,8 +47,7 @@ class LocalExecutor:
         handle = handles[0]
         job = self._queued.pop(handle)
         try:
-            spec = MashupSpec.from_dict(job["spec"])
-            result = self._render(spec, progress=self._progress)
+            result = self._render(job.get("kind") or "mashup", job["spec"], progress=self._progress)
         except Exception as err:  # a bad job (or a bug in one) must not stop the run
             return [(handle, JobOutcome.failure(job["id"], err, worker=self._name))]
         return [(handle, JobOutcome.success(job["id"], result, worker=self._name))]

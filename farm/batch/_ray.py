@@ -20,7 +20,7 @@ from typing import Any
 import catalogs
 from farm.batch._dispatch import Dispatcher, EventFn, RunSummary
 from farm.errors import FarmError, InputError
-from farm.jobs import JobOutcome, driver_catalog_wait, enqueue_plans, plan_batch, recover, render_lock
+from farm.jobs import JobOutcome, driver_catalog_wait, enqueue_plans, plan_batch, plan_promos, recover, render_lock
 from farm.workspace import Workspace
 
 GPU_WORKERS_PER_GPU = 4
@@ -196,7 +196,7 @@ class RayExecutor:
         # the batch's last job: the other workers are about to run dry, so let it use more
         # of its node's cores than a worker's share
         threads = min(4, info.get("node_cpus", 1)) if last and info["threads"] < info.get("node_cpus", 1) else None
-        ref = self.pool[worker].render.remote(job["id"], job["spec"], threads)
+        ref = self.pool[worker].render.remote(job["id"], job["spec"], threads, kind=job.get("kind") or "mashup")
         self._handles[ref] = (job["id"], worker, self._generation[worker])
         return ref
 
@@ -272,6 +272,7 @@ def run_nightly(
     mood: str | None = None,
     caption: str | None = None,
     seed: int | None = None,
+    promos: int = 0,
     address: str | None = None,
     workers: int | None = None,
     cache_bytes: int = 1 << 30,
@@ -313,10 +314,16 @@ def run_nightly(
             summary.notes.append(f"resuming unfinished batch {resume}; no new jobs planned")
         else:
             summary.batch_id = f"nightly-{catalogs.utcnow():%Y%m%d-%H%M%S}"
-            with ws.catalog.read() as con:
-                plans, notes = plan_batch(ws, con, count=count, platforms=platforms, mood=mood, seed=seed)
-            summary.notes += notes
+            plans: list[dict] = []
+            if count or not promos:
+                with ws.catalog.read() as con:
+                    plans, notes = plan_batch(ws, con, count=count, platforms=platforms, mood=mood, seed=seed)
+                summary.notes += notes
             summary.planned = len(enqueue_plans(ws, plans, batch_id=summary.batch_id, caption=caption, seed=seed))
+            if promos:
+                made, notes = plan_promos(ws, count=promos, platforms=platforms, seed=seed, batch_id=summary.batch_id)
+                summary.planned += len(made)
+                summary.notes += notes
         with ws.catalog.read() as con:
             pending = catalogs.queue_stats(con)["by_state"]["pending"]
         phase("plan")

@@ -1,4 +1,5 @@
-"""`farm doctor`: what this machine offers the farm (CUDA, NVDEC per codec, NVENC, encoders), and why."""
+"""`farm doctor`: what this machine offers the farm (CUDA, NVDEC per codec, NVENC, encoders, text
+shaping and fonts), and why."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from farm.media import machine_report
 
     report = machine_report()
+    report["text"] = text_report()
     if args.json:
         print_json(report)
         return 0
@@ -38,4 +40,24 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print(f"a render here: decodes with {chosen['decoder']}, composes on the {chosen['compose']}, "
               f"encodes with {chosen['encoder']}")
+    text = report["text"]
+    print(f"text:     shaping {'libraqm' if text['raqm'] else 'basic (no libraqm)'}: {text['shaping']}")
+    print(f"fonts:    title {' > '.join(text['title_fonts'])}; body {' > '.join(text['body_fonts'])}")
+    print(f"emoji:    {text['emoji']}")
     return 0
+
+
+def text_report() -> dict:
+    """How text is drawn here: shaping (libraqm or basic, with the reason), the font chains, emoji."""
+    from farm.render import emoji_font_path, font_chain, shaping
+
+    raqm, why = shaping()
+    emoji = emoji_font_path()
+    try:
+        font_chain("title")
+    except (ImportError, RuntimeError) as err:  # a font package missing: say so, do not fail the doctor
+        return {"raqm": raqm, "shaping": why, "title_fonts": [f"missing ({err})"], "body_fonts": [],
+                "emoji": str(emoji) if emoji else "none"}
+    return {"raqm": raqm, "shaping": why, "title_fonts": [f.name for f in font_chain("title")],
+            "body_fonts": [f.name for f in font_chain("body")],
+            "emoji": str(emoji) if emoji else "no emoji font on this machine: emoji are left out of on-screen text"}

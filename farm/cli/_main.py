@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _workspace.add_workspace_option(parser, top=True)
     _render.add_mashup(sub)
+    _render.add_promo(sub)
     _workspace.add_init(sub)
     _workspace.add_media(sub)
     _workspace.add_products(sub)

@@ -1,4 +1,4 @@
-"""CLI commands that render without a workspace's queue: mashup, bench, demo."""
+"""CLI commands that render without a workspace's queue: mashup, promo, bench, demo."""
 
 from __future__ import annotations
 
@@ -73,6 +73,78 @@ def _cmd_mashup(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_promo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "promo",
+        help="render a 20-30 s product promo: pan/zoom images, captions, price, call to action, music",
+        description="Render a vertical promo of PRODUCT (a catalog id, or a YAML/JSON product file). The words come "
+                    "from the AI server (OPENAI_API_KEY, OPENAI_BASE_URL) or, without one, the template writer.",
+    )
+    p.add_argument("product", metavar="PRODUCT_FILE_OR_ID")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help=f"20 to 30 (default from farm.toml: {option('promo', 'duration_s').default:g})")
+    p.add_argument("--template", default=None, metavar="VIDEO", help="a template video in the 1/3 box; the promo "
+                                                                      "takes the 2/3 box")
+    mg = p.add_mutually_exclusive_group()
+    mg.add_argument("--music", default=None, metavar="AUDIO", help="a music file")
+    mg.add_argument("--mood", default=None, help="the library's least used music of this mood (needs a workspace)")
+    p.add_argument("--platform", default=None, choices=("tiktok", "youtube", "facebook"),
+                   help="keep text in this platform's safe area (default: safe on all) and write only its post")
+    p.add_argument("--ai", action=argparse.BooleanOptionalAction, default=None,
+                   help="words from the AI server (default from farm.toml: on)")
+    p.add_argument("--voice", action=argparse.BooleanOptionalAction, default=None,
+                   help="speak the script over the music (default from farm.toml: off)")
+    p.add_argument("--seed", type=int, default=0, help="varies the pan/zoom moves")
+    p.add_argument("--json", action="store_true", help="print the result, the words and the post metadata as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_promo)
+
+
+def _cmd_promo(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from farm.errors import InputError
+    from farm.jobs import build_promo, load_product
+    from farm.render import render_promo
+    from farm.workspace import find_workspace
+
+    explicit = getattr(args, "workspace", None)
+    if explicit or os.environ.get("FARM_HOME"):
+        ws = find_workspace(explicit)
+    else:
+        try:
+            ws = find_workspace()
+        except InputError:
+            ws = None  # a product file renders without a workspace
+    if args.mood and ws is None:
+        raise InputError("--mood picks music from a workspace's library: run farm init, or give --music FILE")
+    product = load_product(args.product, ws=ws)
+    voice_dir = Path(tempfile.mkdtemp(prefix="farm-voice-")) if ws is None else None
+    try:
+        job = build_promo(product, output=args.output, ws=ws, platform=args.platform, duration_s=args.duration,
+                          template=args.template, music=args.music, mood=args.mood, ai=args.ai, voice=args.voice,
+                          voice_dir=voice_dir, seed=args.seed)
+        for w in job.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        with Progress("promo", unit="frame", total=0, quiet=args.quiet or args.json) as bar:
+            result = render_promo(job.spec, progress=bar.update if bar.active else None)
+    finally:
+        if voice_dir is not None:
+            shutil.rmtree(voice_dir, ignore_errors=True)
+    if args.json:
+        print(json.dumps({**result.summary(), **job.summary()}, ensure_ascii=False, default=str))
+    else:
+        print(f"{result.path}: {result.frames} frames, {result.duration_s:.2f} s, {result.width}x{result.height}, "
+              f"{result.encoder}, rendered at {result.render_fps:.1f} fps; text from "
+              f"{job.text_source}{f' ({job.text_source_reason})' if job.text_source_reason else ''}"
+              f"{', with voice' if job.voice else ''}")
+    return 0
+
+
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks against peer tools, in the same run")
     bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -87,6 +159,13 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--moviepy-seconds", type=float, default=None, help="render only this much with MoviePy")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_cmd_bench_mashup)
+
+    pb = bsub.add_parser("promo", help="farm promo vs the ffmpeg CLI's zoompan + xfade slideshow, with a jitter measure")
+    pb.add_argument("--seconds", type=float, default=20.0, help="promo length, 20 to 30 (default 20)")
+    pb.add_argument("--rounds", type=int, default=2, help="alternating rounds per tool (default 2)")
+    pb.add_argument("--workdir", default=None)
+    pb.add_argument("--json", action="store_true")
+    pb.set_defaults(func=_cmd_bench_promo)
 
     c = bsub.add_parser("catalog", help="catalog latency at 100k media and jobs: farm (DuckDB) vs SQLite doing the same")
     c.add_argument("--rows", type=int, default=100_000, help="media rows and job rows (default 100000)")
@@ -113,6 +192,22 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workdir", default=None)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=_cmd_bench_gpu)
+
+
+def _cmd_bench_promo(args: argparse.Namespace) -> int:
+    from benchmarks.promo import run_promo_bench
+    from farm.errors import InputError
+
+    if not 20 <= args.seconds <= 30:
+        raise InputError(f"Invalid --seconds ({args.seconds:g}). Supported: 20 to 30.")
+    if args.rounds < 1:
+        raise InputError(f"--rounds must be at least 1, not {args.rounds}")
+    report = run_promo_bench(seconds=args.seconds, rounds=args.rounds, workdir=args.workdir, log=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(report["table"])
+    return 0
 
 
 def _cmd_bench_mashup(args: argparse.Namespace) -> int:
@@ -183,6 +278,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo", help="the demo workspace folder (default ./demo)")
     p.add_argument("--seconds", type=float, default=6.0, help="length of the generated main clips")
     p.add_argument("--jobs", type=int, default=6, help="mashups to plan and render (default 6)")
+    p.add_argument("--promos", type=int, default=2, help="product promos to plan and render (default 2)")
     p.add_argument("--in-process", action="store_true", help="render with `queue render` here instead of Ray")
     p.set_defaults(func=_cmd_demo)
 
@@ -204,7 +300,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         elif name in ("failed", "lost", "retry"):
             print(f"  job {data['job_id']}: {data.get('state', 'failed')}: {data['error']}", file=sys.stderr)
 
-    ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, in_process=args.in_process, on_event=on_event)
+    ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, promos=args.promos,
+                           in_process=args.in_process, on_event=on_event)
     doc = summary.as_dict()
     print(f"demo workspace: {ws.root}")
     print(f"  rendered {len(doc['rendered'])} job(s), failed {len(doc['failed'])}; {doc['frames']} frames in {doc['wall_s']:.1f} s")

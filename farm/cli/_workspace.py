@@ -342,6 +342,23 @@ def add_queue(sub) -> None:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_cmd_queue_add_mashup)
 
+    pr = _leaf(asub, "promo", help="a product promo (words written now, by the AI server or the template writer)")
+    src = pr.add_mutually_exclusive_group(required=True)
+    src.add_argument("product", nargs="?", default=None, metavar="PRODUCT_FILE_OR_ID",
+                     help="a catalog product id, or a product file (imported first)")
+    src.add_argument("--csv", default=None, metavar="PRODUCTS.csv", help="import every product of a CSV and queue "
+                                                                          "a promo of each")
+    pr.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="meant for publishing there")
+    pr.add_argument("--template", type=int, default=None, metavar="ID", help="a template (media id) in the 1/3 box")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=_cmd_queue_add_promo)
+
+    sh = _leaf(qsub, "show", help="one job: its spec, state, post metadata per platform and where its words came from")
+    sh.add_argument("id", type=int)
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=_cmd_queue_show)
+
     ls = _leaf(qsub, "list", help="list jobs")
     ls.add_argument("--state", choices=catalogs.JOB_STATES, default=None)
     ls.add_argument("--limit", type=int, default=None)
@@ -386,6 +403,59 @@ def _cmd_queue_add_mashup(args) -> int:
     return 0
 
 
+def _cmd_queue_add_promo(args) -> int:
+    from farm.jobs import enqueue_promo, make_writer
+    from farm.library import import_products
+
+    ws = _ws(args)
+    if args.product is not None and args.product.isdigit():
+        product_ids = [int(args.product)]
+        failed = []
+    else:
+        report = import_products(ws, [args.csv or args.product])
+        for _, err in report.failed:
+            print(f"farm: error: {err}", file=sys.stderr)
+        product_ids = [int(r["id"]) for r in report.added + report.duplicates]
+        failed = report.failed
+    writer = make_writer(ws, ws.settings)  # one for all: a dead server is given up on once
+    jobs = []
+    for pid in product_ids:
+        job_id = enqueue_promo(ws, pid, platform=args.platform, seed=args.seed, writer=writer, template=args.template)
+        with ws.catalog.read() as con:
+            jobs.append(catalogs.get_job(con, job_id))
+    if args.json:
+        print_json(jobs if args.csv else (jobs[0] if jobs else None))
+    else:
+        for job in jobs:
+            print(f"job {job['id']}: pending promo -> {job['spec']['output']} (text: {job['text_source']}"
+                  f"{'; ' + job['text_source_reason'] if job['text_source_reason'] else ''})")
+    return 2 if failed else 0
+
+
+def _cmd_queue_show(args) -> int:
+    ws = _ws(args)
+    with ws.catalog.read() as con:
+        job = catalogs.get_job(con, args.id)
+        if job is None:
+            raise InputError(f"job {args.id}: no such job")
+        job["inputs"] = catalogs.job_inputs(con, args.id)
+    if args.json:
+        print_json(job)
+        return 0
+    print(f"job {job['id']} ({job['kind']}): {job['state']}, platform {job['platform'] or '-'}, "
+          f"{job['attempts']} attempt(s)" + (f", output {job['output_path']}" if job["output_path"] else ""))
+    if job.get("text_source"):
+        print(f"text: {job['text_source']}" + (f" ({job['text_source_reason']})" if job["text_source_reason"] else "")
+              + f", {job['ai_tokens']} AI tokens")
+    for platform, post in (job.get("post_metadata") or {}).items():
+        print(f"\n[{platform}] {post['title']}")
+        print(post["description"])
+        if post.get("link"):
+            print(f"link ({post['link_placement']}): {post['link']}")
+        print("flags: " + ", ".join(f"{k}={v}" for k, v in post["flags"].items()))
+    return 0
+
+
 def _cmd_queue_list(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be at least 1, not {args.limit}")
@@ -409,6 +479,10 @@ def _cmd_queue_stats(args) -> int:
     if stats["failures"]:
         print("\ncommonest failures")
         print(format_table(stats["failures"]))
+    text = stats["text"]
+    if text["by_source"]:
+        print("\npost text: " + ", ".join(f"{n} from {s}" for s, n in text["by_source"].items())
+              + f"; {text['ai_tokens']} AI tokens in all")
     return 0
 
 
@@ -522,6 +596,8 @@ def add_nightly(sub) -> None:
                    help="target platform, repeat for several (jobs alternate); default: none (local renders)")
     p.add_argument("--mood", default=None, help=f"music mood (default from farm.toml: {option('nightly', 'mood').default})")
     p.add_argument("--caption", default=None, help="caption burned into every video of the batch")
+    p.add_argument("--promos", type=int, default=0, metavar="N",
+                   help="also plan N product promos, least promoted products first")
     p.add_argument("--seed", type=int, default=None, help="tie-break for planning (default 0; same seed, same plan)")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="Ray cluster to join ('auto' or host:port; default $RAY_ADDRESS, else a local Ray)")
@@ -541,15 +617,33 @@ def _cmd_nightly(args) -> int:
         raise InputError(f"--workers must be at least 1, not {args.workers}")
     if args.dry_run:
         resume = unfinished_batch(ws)
-        with ws.catalog.read() as con:
-            plans, notes = plan_batch(ws, con, count=ws.settings.nightly.count if args.count is None else args.count,
-                                      platforms=args.platform, mood=args.mood, seed=args.seed if args.seed is not None else 0)
+        count = ws.settings.nightly.count if args.count is None else args.count
+        plans, notes = [], []
+        if count or not args.promos:
+            with ws.catalog.read() as con:
+                plans, notes = plan_batch(ws, con, count=count, platforms=args.platform, mood=args.mood,
+                                          seed=args.seed if args.seed is not None else 0)
+        promos = []
+        if args.promos:
+            if args.promos < 0:
+                raise InputError(f"--promos must be 0 or more, not {args.promos}")
+            with ws.catalog.read() as con:
+                products = catalogs.list_products(con)
+            for k in range(args.promos):  # least promoted first, as the batch would take them
+                if products:
+                    p = products[k % len(products)]
+                    promos.append({"product": p["id"], "name": p["name"], "times_promoted": p["times_promoted"],
+                                   "platform": args.platform[k % len(args.platform)] if args.platform else None})
         if args.json:
-            print_json({"dry_run": True, "would_resume": resume, "plan": plans, "notes": notes})
+            print_json({"dry_run": True, "would_resume": resume, "plan": plans, "promos": promos, "notes": notes})
         else:
             if resume:
                 print(f"an unfinished batch ({resume}) is pending: `farm nightly` would finish it instead of planning")
-            print(format_table(plans, ["platform", "main", "template", "music", "mood", "main_path", "template_path"]))
+            if plans:
+                print(format_table(plans, ["platform", "main", "template", "music", "mood", "main_path",
+                                           "template_path"]))
+            if promos:
+                print(format_table(promos, ["platform", "product", "name", "times_promoted"]))
             for n in notes:
                 print(f"note: {n}")
         return 0
@@ -587,7 +681,8 @@ def _cmd_nightly(args) -> int:
 
     try:
         summary = run_nightly(ws, count=args.count, platforms=args.platform, mood=args.mood, caption=args.caption,
-                              seed=args.seed, address=args.address, workers=args.workers, on_event=on_event)
+                              seed=args.seed, promos=args.promos, address=args.address, workers=args.workers,
+                              on_event=on_event)
     finally:
         if state["bar"] is not None:
             state["bar"].close()

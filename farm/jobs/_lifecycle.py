@@ -48,7 +48,8 @@ def check_job_inputs(con, job_id: int) -> None:
     if job is None:
         raise InputError(f"job {job_id}: no such job")
     spec = job["spec"]
-    paths = {"main": list(spec.get("mains") or []), "template": [spec.get("template")], "music": [spec.get("music")]}
+    paths = {"main": list(spec.get("mains") or []), "template": [spec.get("template")], "music": [spec.get("music")],
+             "image": list(spec.get("images") or [])}
     for row in catalogs.job_inputs(con, job_id):
         media = catalogs.get_media(con, row["media_id"])
         if media is None:

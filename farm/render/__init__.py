@@ -21,6 +21,7 @@ from farm.render._mashup import (
     render_mashup,
     start_soundtrack,
 )
+from farm.render._jobs import render_job
 from farm.render._promo import END_CARD_S, TITLE_S, PromoPlan, Segment, Slot, TextLayer, plan_promo, render_promo
 from farm.render._timeline import FrameSelector, Placement, looping_frames, plan_timeline
 from farm.render._tracks import LOOKAHEAD_S, PREFETCH_DEPTH, TEMPLATE_CACHE_BYTES, BoxPainter, MainTrack, TemplateTrack
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_CACHE_BYTES", "MUSIC_CACHE_S", "CacheStats", "RenderCache", "file_key",
     "AudioFeed", "Compositor", "MashupPlan", "ProgressFn", "encoder_config", "plan_mashup", "render_mashup",
     "start_soundtrack",
+    "render_job",
     "END_CARD_S", "TITLE_S", "PromoPlan", "Segment", "Slot", "TextLayer", "plan_promo", "render_promo",
     "FrameSelector", "Placement", "looping_frames", "plan_timeline",
     "LOOKAHEAD_S", "PREFETCH_DEPTH", "TEMPLATE_CACHE_BYTES", "BoxPainter", "MainTrack", "TemplateTrack",
