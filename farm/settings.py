@@ -105,6 +105,7 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("max_retries", 2, "retries of a request after 429, 5xx or a timeout (with backoff)", low=0, high=10),
         Option("speech_model", "gpt-4o-mini-tts", "the server's text-to-speech model (voice-over)"),
         Option("voice", "alloy", "the text-to-speech voice"),
+        Option("language", "vi", "language of mashup posts' titles and descriptions", choices=("vi", "en")),
     ),
     "promo": (
         Option("duration_s", 24.0, "length of a promo", low=20, high=30, label="duration", unit="seconds"),
@@ -179,6 +180,7 @@ class AiSettings:
     max_retries: int = _d("ai", "max_retries")
     speech_model: str = _d("ai", "speech_model")
     voice: str = _d("ai", "voice")
+    language: str = _d("ai", "language")
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,30 @@ def test_a_hung_render_is_cut_off_and_counted(ws, local_ray):
     job = next(iter(_jobs(fresh).values()))
     assert job["state"] == "failed" and job["attempts"] == 2 and job["error_class"] == "WorkerLost"
     assert not list(fresh.out_dir.glob(".*.part"))
+
+
+def test_nightly_plans_promos_least_promoted_first(tmp_path, ws, local_ray):
+    from PIL import Image
+
+    from farm.library import import_products
+    from farm.workspace import Workspace
+
+    (ws.root / "farm.toml").write_text('[render]\nfps = 10\npreset = "ultrafast"\n', encoding="utf-8")
+    ws = Workspace(ws.root)  # with the settings just written
+    for k in range(2):
+        Image.new("RGB", (400, 700), (60 * k, 120, 200)).save(tmp_path / f"p{k}.png")
+        (tmp_path / f"p{k}.yaml").write_text(
+            f"name: Sản phẩm {k}\nprice: {99000 + k}\ncurrency: VND\nimages: [p{k}.png]\nplatforms: [tiktok]\n",
+            encoding="utf-8")
+        assert import_products(ws, [str(tmp_path / f"p{k}.yaml")], license="owned").ok
+    summary = run_nightly(ws, count=1, promos=3, platforms=["tiktok"], seed=2)
+    doc = summary.as_dict()
+    assert doc["planned"] == 4 and doc["failed"] == [] and len(doc["rendered"]) == 4
+    jobs = _jobs(ws)
+    promos = [j for j in jobs.values() if j["kind"] == "promo"]
+    assert len(promos) == 3 and all(j["state"] == "ready" and Path(j["output_path"]).exists() for j in promos)
+    with ws.catalog.read() as con:
+        counts = sorted(p["times_promoted"] for p in catalogs.list_products(con))
+        full = catalogs.get_job(con, promos[0]["id"])
+    assert counts == [1, 2]  # least promoted first: both products, then the first again
+    assert full["text_source"] == "fallback" and "tiktok" in full["post_metadata"]

@@ -54,8 +54,13 @@ def test_caption_burned_into_main_box(tmp_path):
     caption_rows = y[700:1100]
     assert (caption_rows > 200).sum() > 2000, "white caption text in the main box"
     assert (caption_rows < 30).sum() > 1000, "its dark outline"
-    credit = y[1840:1920]
-    assert (credit > 200).sum() > 200, "credit line at the bottom edge"
+    # the credit line sits on the bottom edge of every platform's safe area (TikTok's bottom
+    # caption band and Reels' start 420-480 px above the bottom): nothing of it below, or
+    # under the right-hand buttons
+    safe = text.safe_area(None, width=1080, height=1920)
+    bottom = safe.y + safe.height
+    assert (y[bottom - 80:bottom] > 200).sum() > 200, "credit line above the apps' caption band"
+    assert (y[bottom:] > 200).sum() == 0 and (y[:, safe.x + safe.width:] > 200).sum() == 0
     assert abs(region_yuv(f, width=1080, height=1920, x=40, y=40, w=1000, h=400)[0] - BLUE[0]) < 6
 
 

@@ -25,6 +25,7 @@ from farm.jobs._plan import (
     enqueue_plans,
     plan_batch,
 )
+from farm.jobs._posts import write_post_text
 from farm.jobs._promo import (
     Product,
     PromoJob,
@@ -44,6 +45,7 @@ __all__ = [
     "JobOutcome",
     "Ranker", "build_mashup", "check_platform", "check_rights", "credits_line", "enqueue_mashup", "enqueue_plans",
     "plan_batch",
+    "write_post_text",
     "Product", "PromoJob", "build_promo", "enqueue_promo", "library_moods", "load_product", "make_writer",
     "plan_promos", "product_from_row",
     "PROMO_DURATION_S", "TIMING_STAGES", "EncoderName", "MashupSpec", "PromoSpec", "RenderResult",

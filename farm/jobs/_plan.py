@@ -156,9 +156,13 @@ def build_mashup(
 
 
 def enqueue_mashup(ws: Workspace, **kwargs) -> dict:
-    """Add one mashup job (see :func:`build_mashup`); returns the new job's row."""
+    """Add one mashup job (see :func:`build_mashup`) with its post text; returns its row."""
+    from farm.jobs._posts import write_post_text
+
     with ws.catalog.write() as con:
         job_id = build_mashup(ws, con, **kwargs)
+    write_post_text(ws, [job_id])
+    with ws.catalog.read() as con:
         return catalogs.get_job(con, job_id)
 
 
@@ -235,10 +239,14 @@ def plan_batch(
 
 
 def enqueue_plans(ws: Workspace, plans: list[dict], *, batch_id: str, caption: str | None = None, seed: int = 0) -> list[int]:
-    """Write the planned jobs in one transaction; returns their ids."""
+    """Write the planned jobs in one transaction, then their post text; returns their ids."""
+    from farm.jobs._posts import write_post_text
+
     with ws.catalog.write() as con:
-        return [
+        ids = [
             build_mashup(ws, con, mains=[p["main"]], template=p["template"], music=p["music"], platform=p["platform"],
                          caption=caption, seed=seed, batch_id=batch_id)
             for p in plans
         ]
+    write_post_text(ws, ids)
+    return ids

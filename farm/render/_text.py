@@ -350,24 +350,31 @@ def text_overlay(text: str, *, max_width_px: int, size_px: int, role: str = "bod
 def mashup_overlays(
     geo: LayoutGeometry, *, caption: str | None, attribution: str | None
 ) -> list[tuple[YuvaOverlay, int, int]]:
-    """The caption (lower third of the main box) and the credit line (bottom edge), each
-    converted once, with where it goes: (overlay, x, y), x and y even."""
+    """The caption (lower third of the main box) and the credit line, each converted once,
+    with where it goes: (overlay, x, y), x and y even.
+
+    On a vertical canvas both stay inside every platform's safe area (clear of the apps'
+    right-hand buttons and bottom caption band): the credit line sits on the safe area's
+    bottom edge; on a horizontal one, at the canvas's bottom edge."""
     out = []
+    vertical = geo.height > geo.width
+    safe = safe_area(None, width=geo.width, height=geo.height) if vertical else Box(0, 0, geo.width, geo.height)
     if caption:
         box = geo.main
-        max_w = int(box.width * 0.84)
+        left = max(box.x + int(box.width * 0.08), safe.x)
+        right = min(box.x + box.width - int(box.width * 0.08), safe.x + safe.width)
         size = max(24, int(min(box.width, box.height) * 0.062))
-        ov = text_overlay(caption, max_width_px=max_w, size_px=size, max_lines=5)
-        x = box.x + (box.width - ov.width) // 2
+        ov = text_overlay(caption, max_width_px=right - left, size_px=size, max_lines=5)
+        x = left + (right - left - ov.width) // 2
         # lower third of the main box, clear of the bottom edge
         y = box.y + int(box.height * 0.80) - ov.height
-        y = max(box.y + int(box.height * 0.06), y)
+        y = max(box.y + int(box.height * 0.06), safe.y, y)
         out.append((ov, x & ~1, y & ~1))
     if attribution:
         size = max(16, int(geo.height * 0.016))
-        max_w = int(geo.width * 0.9)
+        max_w = int(safe.width * 0.96) if vertical else int(geo.width * 0.9)
         ov = text_overlay(attribution, max_width_px=max_w, size_px=size, max_lines=1)
-        x = (geo.width - ov.width) // 2
-        y = geo.height - ov.height - int(geo.height * 0.012)
+        x = safe.x + (safe.width - ov.width) // 2
+        y = safe.y + safe.height - ov.height - int(geo.height * 0.012)
         out.append((ov, x & ~1, y & ~1))
     return out
