@@ -43,7 +43,8 @@ TIMEOUTS = {"nvidia-smi": 15, "install": 30, "doctor": 45, "tests": 110, "tests-
 # two pytest processes: a test that brings its process down (an abort in the driver)
 # costs the other file set nothing
 TEST_SETS = {"tests": ("tests/test_gpu.py",),
-             "tests-cpu": ("tests/test_gpu_path.py", "tests/test_kernels.py", "tests/test_text_and_spec.py")}
+             "tests-cpu": ("tests/test_gpu_path.py", "tests/test_kernels.py", "tests/test_text_and_spec.py",
+                           "tests/test_panzoom.py", "tests/test_promo.py")}
 BENCH_WORKERS = (1, 4, 8)
 
 
