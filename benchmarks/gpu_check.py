@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SITE = Path("/tmp/farm-gpu-check-site")
 BENCH_DIR = Path("/tmp/farm-gpu-check-bench")
 # seconds per step; together under 8 minutes
-TIMEOUTS = {"nvidia-smi": 15, "install": 30, "doctor": 45, "tests": 110, "tests-cpu": 60, "bench": 215}
+TIMEOUTS = {"nvidia-smi": 15, "install": 30, "doctor": 45, "tests": 110, "tests-cpu": 110, "bench": 165}
 # two pytest processes: a test that brings its process down (an abort in the driver)
 # costs the other file set nothing
 TEST_SETS = {"tests": ("tests/test_gpu.py",),
