@@ -168,7 +168,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE jobs ADD COLUMN post_metadata JSON;
         ALTER TABLE jobs ADD COLUMN text_source VARCHAR;
         ALTER TABLE jobs ADD COLUMN text_source_reason VARCHAR;
-        ALTER TABLE jobs ADD COLUMN ai_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN ai_tokens INTEGER DEFAULT 0;
         """,
     ),
 ]
