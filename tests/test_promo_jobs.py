@@ -141,3 +141,19 @@ def test_queue_promos_from_a_csv_and_refusals(ws, tmp_path):
     assert r.returncode != 0 and "licence unknown" in r.stderr and r.stderr.count("\n") == 1
     r = run_farm("--workspace", root, "queue", "add", "promo", "2", "--platform", "tiktok")
     assert r.returncode == 2 and "not for tiktok" in r.stderr
+
+
+def test_nightly_dry_run_lists_the_promos_it_would_plan(ws, tmp_path):
+    root = str(ws.root)
+    for k, platforms in enumerate((["tiktok"], ["youtube"])):
+        Image.new("RGB", (300, 500), (50 * k, 90, 160)).save(tmp_path / f"i{k}.png")
+        (tmp_path / f"p{k}.yaml").write_text(yaml.safe_dump({"name": f"Item {k}", "price": 10 + k, "currency": "USD",
+                                                             "images": [f"i{k}.png"], "platforms": platforms}),
+                                             encoding="utf-8")
+        assert run_farm("--workspace", root, "products", "import", str(tmp_path / f"p{k}.yaml"), "-q").returncode == 0
+    r = run_farm("--workspace", root, "nightly", "--count", "0", "--promos", "3", "--platform", "youtube",
+                 "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["plan"] == [] and [p["name"] for p in doc["promos"]] == ["Item 1"] * 3
+    assert all(p["platform"] == "youtube" for p in doc["promos"])

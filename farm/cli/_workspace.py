@@ -630,10 +630,14 @@ def _cmd_nightly(args) -> int:
             with ws.catalog.read() as con:
                 products = catalogs.list_products(con)
             for k in range(args.promos):  # least promoted first, as the batch would take them
-                if products:
-                    p = products[k % len(products)]
+                platform = args.platform[k % len(args.platform)] if args.platform else None
+                fits = [p for p in products if platform is None or platform in p["platforms"]]
+                if fits:
+                    p = fits[0]
+                    products.remove(p)
+                    products.append(p)  # promoted once more: to the back of the line
                     promos.append({"product": p["id"], "name": p["name"], "times_promoted": p["times_promoted"],
-                                   "platform": args.platform[k % len(args.platform)] if args.platform else None})
+                                   "platform": platform})
         if args.json:
             print_json({"dry_run": True, "would_resume": resume, "plan": plans, "promos": promos, "notes": notes})
         else:
