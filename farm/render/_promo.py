@@ -23,7 +23,6 @@ from farm.media import (
     load_image_rgb,
     open_encoder,
     probe,
-    probe_image,
     sha256_file,
 )
 from farm.render._mashup import COMPOSE_BATCH, AudioFeed, ProgressFn, encoder_config
@@ -94,8 +93,9 @@ def plan_promo(spec: PromoSpec) -> PromoPlan:
     out the timeline: image segments, text slots (following the voice when there is one)."""
     if Path(spec.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise InputError(f"{spec.output}: output must be an .mp4 file")
-    for img in spec.images:
-        probe_image(img)
+    for img in spec.images:  # decoded whole when the render loads them (a bad one is named then)
+        if not Path(img).is_file():
+            raise InputError(f"{img}: no such file")
     template = probe(spec.template, need_video=True) if spec.template else None
     if spec.music is not None:
         probe(spec.music, need_audio=True)
@@ -147,11 +147,20 @@ def _even_slots(spec: PromoSpec, duration: float) -> list[Slot]:
     return slots
 
 
+def image_motion(rng: random.Random) -> tuple:
+    """A slow move, different per image: zoom in or out, drifting between two focus points."""
+    zoom_in = rng.random() < 0.6
+    z0, z1 = (ZOOM_RANGE if zoom_in else ZOOM_RANGE[::-1])
+    f0 = (0.5 + rng.uniform(-0.12, 0.12), 0.5 + rng.uniform(-0.12, 0.12))
+    f1 = (0.5 + rng.uniform(-0.18, 0.18), 0.5 + rng.uniform(-0.18, 0.18))
+    return z0, z1, f0, f1
+
+
 class ImageTrack:
     """One image prepared once: scaled for the deepest zoom, converted to 4:2:0, its foreground
     rectangle in the box, its blurred fill (when its aspect differs) and its viewport path."""
 
-    def __init__(self, path: Path, *, box: kernels.Box, frames: int, rng: random.Random, device: str) -> None:
+    def __init__(self, path: Path, *, box: kernels.Box, frames: int, motion: tuple, device: str) -> None:
         import torch
         from PIL import Image
 
@@ -184,21 +193,19 @@ class ImageTrack:
             small = kernels.resize(self.image, width=max(2, (iw // 8) & ~1), height=max(2, (ih // 8) & ~1))
             _, cover = kernels.fit_parts(small, box_width=box.width, box_height=box.height, fit="blur")
             self.fill = kernels.blur_background(cover, width=box.width, height=box.height)
-        # a slow move, different per image: zoom in or out, drifting between two focus points
-        zoom_in = rng.random() < 0.6
-        z0, z1 = (ZOOM_RANGE if zoom_in else ZOOM_RANGE[::-1])
-        f0 = (0.5 + rng.uniform(-0.12, 0.12), 0.5 + rng.uniform(-0.12, 0.12))
-        f1 = (0.5 + rng.uniform(-0.18, 0.18), 0.5 + rng.uniform(-0.18, 0.18))
+        z0, z1, f0, f1 = motion
         self.viewports = kernels.pan_zoom_path(image_width=iw, image_height=ih, out_width=fg_w, out_height=fg_h,
                                                frames=max(2, frames), zoom_from=z0, zoom_to=z1, focus_from=f0,
                                                focus_to=f1)
 
-    def paint(self, dst: kernels.Planes, local_frames: list[int]) -> None:
-        """Frames ``local_frames`` of this image's move into ``dst`` (box-sized, leading N)."""
+    def paint(self, dst: kernels.Planes, local_frames: list[int], *, fill: list[bool] | None = None) -> None:
+        """Frames ``local_frames`` of this image's move into ``dst`` (box-sized, leading N);
+        ``fill[k]`` False: frame k's buffer already holds this image's blurred fill."""
         fg = self.fg
         if self.fill is not None:
             for k in range(len(local_frames)):
-                kernels.copy_into(dst.frame(k), self.fill)
+                if fill is None or fill[k]:
+                    kernels.copy_into(dst.frame(k), self.fill)
         out = kernels.Planes(
             dst.y[:, fg.y:fg.y + fg.height, fg.x:fg.x + fg.width],
             dst.u[:, fg.y // 2:(fg.y + fg.height) // 2, fg.x // 2:(fg.x + fg.width) // 2],
@@ -307,11 +314,16 @@ class PromoComposer:
 
         self._spec, self._plan, self._device = spec, plan, device
         rng = random.Random(spec.seed)
-        self._tracks = {}
-        for seg in plan.segments:
+        motions = [image_motion(rng) for _ in plan.segments]  # drawn in order: the same seed, the same moves
+
+        def track(seg: Segment) -> ImageTrack:
             frames = int(round((seg.end_s - seg.start_s) * plan.fps)) + 1
-            self._tracks[seg.index] = ImageTrack(plan.images[seg.index], box=plan.box, frames=frames, rng=rng,
-                                                 device=device)
+            return ImageTrack(plan.images[seg.index], box=plan.box, frames=frames, motion=motions[seg.index],
+                              device=device)
+
+        # decoding and scaling photos (Pillow and torch leave Python's lock) on a few threads
+        with ThreadPoolExecutor(max_workers=min(4, len(plan.segments)), thread_name_prefix="promo-load") as pool:
+            self._tracks = {seg.index: t for seg, t in zip(plan.segments, pool.map(track, plan.segments))}
         self._text = TextLayer(spec, plan, device=device)
         self.template = None
         if plan.template is not None:
@@ -321,6 +333,7 @@ class PromoComposer:
         self._ring = [kernels.new_planes(width=PROMO_WIDTH, height=PROMO_HEIGHT, device=device) for _ in range(ring)]
         self.compose_s = 0.0  # finishing frames: crossfade, template, text, fades
         self.images_s = 0.0  # panning and zooming the images, on the second thread
+        self._fills: dict[tuple[int, int], int] = {}
         self.wait_decode_s = 0.0
 
     def close(self) -> None:
@@ -337,6 +350,9 @@ class PromoComposer:
 
     def _paint(self, times: list[float], dst_a: kernels.Planes, dst_b: kernels.Planes) -> list[list[Segment]]:
         plan = self._plan
+        # which image's blurred fill each batch slot holds: a fill is copied in only when the
+        # slot last held another image's (or a crossfade overwrote it)
+        holds = self._fills
         shown = []
         for t in times:
             active = [seg for seg in plan.segments if seg.start_s <= t < seg.end_s] or [plan.segments[-1]]
@@ -349,12 +365,15 @@ class PromoComposer:
                     by_image.setdefault(seg.index, []).append((k, int(round((times[k] - seg.start_s) * plan.fps))))
             for index, pairs in by_image.items():
                 ks = [k for k, _ in pairs]
+                need = [holds.get((id(dst.y), k)) != index for k in ks]
+                for k in ks:
+                    holds[(id(dst.y), k)] = index
                 if ks == list(range(ks[0], ks[0] + len(ks))):  # a run of frames: one kernel call
                     view = kernels.Planes(*(p[ks[0]: ks[0] + len(ks)] for p in dst))
-                    self._tracks[index].paint(view, [lf for _, lf in pairs])
+                    self._tracks[index].paint(view, [lf for _, lf in pairs], fill=need)
                 else:
-                    for k, lf in pairs:
-                        self._tracks[index].paint(kernels.Planes(*(p[k: k + 1] for p in dst)), [lf])
+                    for (k, lf), n in zip(pairs, need):
+                        self._tracks[index].paint(kernels.Planes(*(p[k: k + 1] for p in dst)), [lf], fill=[n])
         return shown
 
     def frames(self):
@@ -394,6 +413,7 @@ class PromoComposer:
                 a, b = shown[k]
                 weight = (t - b.start_s) / max(1e-6, a.end_s - b.start_s)
                 kernels.crossfade(picture, frames_b.frame(k), weight=min(1.0, max(0.0, weight)), out=picture)
+                self._fills.pop((id(frames_a.y), k), None)  # the slot's fill is mixed now
             if self.template is not None:
                 kernels.copy_into(kernels.region(canvas, box), picture)
                 tw = time.perf_counter()
