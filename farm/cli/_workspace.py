@@ -38,6 +38,19 @@ def _show_rows(args, rows: list[dict], columns: list[str] | None = None) -> int:
     return 0
 
 
+def _import_notes(bar: Progress):
+    """An import's ``on_item``: a failure as an error line, an outcome as a note, a step each."""
+
+    def on_item(outcome: str, what: str, detail: str) -> None:
+        if outcome == "failed":
+            bar.note(f"farm: error: {detail}")
+        elif bar.active:
+            bar.note(f"{outcome:9} {detail:12} {what}")
+        bar.step()
+
+    return on_item
+
+
 def _leaf(sub, name: str, **kw) -> argparse.ArgumentParser:
     p = sub.add_parser(name, **kw)
     add_workspace_option(p)
@@ -143,15 +156,7 @@ def _cmd_media_import(args) -> int:
         raise InputError(f"--max-bytes must be positive, not {args.max_bytes}")
     quiet = args.quiet or args.json
     with Progress("import", unit="file", quiet=quiet) as bar:
-
-        def on_item(outcome: str, what: str, detail: str) -> None:
-            if outcome == "failed":
-                bar.note(f"farm: error: {detail}")
-            elif bar.active:
-                bar.note(f"{outcome:9} {detail:12} {what}")
-            bar.step()
-
-        report = import_media(ws, args.items, opts, on_item=on_item)
+        report = import_media(ws, args.items, opts, on_item=_import_notes(bar))
     if args.json:
         print_json({
             "added": report.added, "duplicates": report.duplicates,
@@ -268,15 +273,8 @@ def _cmd_products_import(args) -> int:
         raise InputError(f"--max-bytes must be positive, not {args.max_bytes}")
     ws = _ws(args)
     with Progress("import", unit="product", quiet=args.quiet or args.json) as bar:
-
-        def on_item(outcome: str, what: str, detail: str) -> None:
-            if outcome == "failed":
-                bar.note(f"farm: error: {detail}")
-            elif bar.active:
-                bar.note(f"{outcome:9} {detail:12} {what}")
-            bar.step()
-
-        report = import_products(ws, args.items, license=args.license, max_bytes=args.max_bytes, on_item=on_item)
+        report = import_products(ws, args.items, license=args.license, max_bytes=args.max_bytes,
+                                 on_item=_import_notes(bar))
     if args.json:
         print_json({
             "added": [_price_shown(r) for r in report.added],

@@ -5,7 +5,6 @@ from farm.library._import import ImportOptions, ImportReport, check_mood, import
 from farm.library._products import (
     PRODUCT_KEYS,
     ProductDefinition,
-    ProductImportReport,
     import_product,
     import_products,
     parse_product,
@@ -16,7 +15,7 @@ from farm.library._remove import UPDATABLE, cleanup_media, remove_media, update_
 __all__ = [
     "Downloaded", "download",
     "ImportOptions", "ImportReport", "check_mood", "import_file", "import_media", "sweep_stale_parts",
-    "PRODUCT_KEYS", "ProductDefinition", "ProductImportReport", "import_product", "import_products", "parse_product",
+    "PRODUCT_KEYS", "ProductDefinition", "import_product", "import_products", "parse_product",
     "read_products",
     "UPDATABLE", "cleanup_media", "remove_media", "update_media",
 ]

@@ -38,15 +38,45 @@ class ImportOptions:
     max_bytes: int | None = None
 
 
+OnItem = Callable[[str, str, str], None]
+
+
 @dataclass
 class ImportReport:
+    """What an import of several items did: rows added, rows already there, (item, error) failed.
+
+    ``on_item(outcome, what, detail)``, when given, is told of each item as it is filed.
+    """
+
     added: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    on_item: OnItem | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def fail(self, label: str, message: str) -> None:
+        self.failed.append((label, message))
+        if self.on_item is not None:
+            self.on_item("failed", label, message)
+
+    def attempt(self, label: str, run: Callable[[], tuple[str, dict]], *, shown: str | None = None,
+                noun: str = "media") -> None:
+        """Run one import (returning ("added" | "duplicate", row)) and file its outcome; a farm
+        error or an OS error is one failure named by ``label``, and the others go on."""
+        try:
+            outcome, row = run()
+        except FarmError as err:
+            self.fail(label, str(err))
+            return
+        except OSError as err:
+            self.fail(label, f"{label}: {err.strerror or err}")
+            return
+        (self.added if outcome == "added" else self.duplicates).append(row)
+        if self.on_item is not None:
+            self.on_item(outcome, shown or label, f"{noun} {row['id']}")
 
 
 def check_mood(mood: str) -> str:
@@ -232,7 +262,7 @@ def import_media(
     items: Iterable[str],
     opts: ImportOptions,
     *,
-    on_item: Callable[[str, str, str], None] | None = None,
+    on_item: OnItem | None = None,
     download_progress=None,
 ) -> ImportReport:
     """Import files, folders (recursively) and URLs; a bad item is reported and skipped.
@@ -240,42 +270,20 @@ def import_media(
     ``on_item(outcome, what, detail)`` is called per item with outcome "added",
     "duplicate" or "failed".
     """
-    report = ImportReport()
+    report = ImportReport(on_item=on_item)
     if opts.mood:
         check_mood(opts.mood)
     sweep_stale_parts(ws)
-
-    def note(outcome: str, what: str, detail: str) -> None:
-        if on_item is not None:
-            on_item(outcome, what, detail)
-
     for item in items:
         if "://" in item:
-            targets: list[tuple[str, Path | None]] = [(item, None)]
-        else:
-            p = Path(item)
-            if not p.exists():
-                report.failed.append((item, f"{item}: no such file or folder"))
-                note("failed", item, f"{item}: no such file or folder")
-                continue
-            targets = [(str(f), f) for f in _walk(p)]
-        for label, path in targets:
-            try:
-                if path is None:
-                    outcome, row = _import_url(ws, label, opts, download_progress)
-                else:
-                    outcome, row = import_file(ws, path, opts)
-            except FarmError as err:
-                report.failed.append((label, str(err)))
-                note("failed", label, str(err))
-                continue
-            except OSError as err:
-                msg = f"{label}: {err.strerror or err}"
-                report.failed.append((label, msg))
-                note("failed", label, msg)
-                continue
-            (report.added if outcome == "added" else report.duplicates).append(row)
-            note(outcome, label, f"media {row['id']}")
+            report.attempt(item, lambda url=item: _import_url(ws, url, opts, download_progress))
+            continue
+        p = Path(item)
+        if not p.exists():
+            report.fail(item, f"{item}: no such file or folder")
+            continue
+        for path in _walk(p):
+            report.attempt(str(path), lambda path=path: import_file(ws, path, opts))
     return report
 
 

@@ -9,15 +9,15 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import catalogs
 from farm.errors import FarmError, InputError
-from farm.library._import import _place, check_mood
+from farm.library._import import ImportReport, OnItem, _place, check_mood
 from farm.workspace import Workspace
 
 # exactly the keys a product file uses (tools outside the farm write them too)
@@ -50,17 +50,6 @@ class ProductDefinition:
     mood: str | None = None
     source: str = ""
     base_dir: str = "."  # relative image paths are relative to the definition's file
-
-
-@dataclass
-class ProductImportReport:
-    added: list[dict] = field(default_factory=list)
-    duplicates: list[dict] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 def _text(value: Any, *, what: str, where: str, max_chars: int) -> str:
@@ -338,36 +327,18 @@ def import_product(ws: Workspace, defn: ProductDefinition, *, license: str | Non
 
 
 def import_products(ws: Workspace, items: Iterable[str], *, license: str | None = None, max_bytes: int | None = None,
-                    on_item: Callable[[str, str, str], None] | None = None, download_progress=None
-                    ) -> ProductImportReport:
+                    on_item: OnItem | None = None, download_progress=None) -> ImportReport:
     """Import product files (YAML, JSON, CSV); a bad file or product is reported and skipped,
     the others go on. ``on_item(outcome, what, detail)`` as in :func:`import_media`."""
-    report = ProductImportReport()
-
-    def note(outcome: str, what: str, detail: str) -> None:
-        if on_item is not None:
-            on_item(outcome, what, detail)
-
+    report = ImportReport(on_item=on_item)
     for item in items:
         try:
             definitions = read_products(item)
         except FarmError as err:
-            report.failed.append((item, str(err)))
-            note("failed", item, str(err))
+            report.fail(item, str(err))
             continue
         for defn in definitions:
-            try:
-                outcome, row = import_product(ws, defn, license=license, max_bytes=max_bytes,
-                                              progress=download_progress)
-            except FarmError as err:
-                report.failed.append((defn.source, str(err)))
-                note("failed", defn.source, str(err))
-                continue
-            except OSError as err:
-                msg = f"{defn.source}: {err.strerror or err}"
-                report.failed.append((defn.source, msg))
-                note("failed", defn.source, msg)
-                continue
-            (report.added if outcome == "added" else report.duplicates).append(row)
-            note(outcome, defn.name, f"product {row['id']}")
+            report.attempt(defn.source, lambda d=defn: import_product(ws, d, license=license, max_bytes=max_bytes,
+                                                                      progress=download_progress),
+                           shown=defn.name, noun="product")
     return report
