@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 from farm.errors import InputError
+from farm.records import JsonRecord
 from farm.text import format_price
 from farm.publish import (
     FACEBOOK_TITLE_MAX_CHARS,
@@ -71,30 +71,6 @@ def _stable_index(key: str, salt: str, n: int) -> int:
     return int.from_bytes(digest[:8], "big") % n
 
 
-class _Json:
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_json(cls, text: str):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{cls.__name__}: not JSON ({exc})") from None
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]):
-        if not isinstance(data, Mapping):
-            raise InputError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"{cls.__name__}: unknown fields {sorted(unknown)}. "
-                             f"Supported: {', '.join(sorted(known))}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-
 def _tuple_of_text(owner: str, name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InputError(f"{owner}: {name} must be a list of texts, not {value!r:.80}")
@@ -110,7 +86,7 @@ def _per_platform(owner: str, name: str, value: Any) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class PromoText(_Json):
+class PromoText(JsonRecord):
     """A product promo's words: on-screen lines (``hook``, ``selling_lines``, ``call_to_action``, all in
     ``captions`` in showing order), post text per platform (``titles``, ``descriptions``), ``hashtags``,
     the music ``mood``, and where the words came from (``source``, with the ``reason`` for a fallback)."""
@@ -146,7 +122,7 @@ class PromoText(_Json):
 
 
 @dataclass(frozen=True)
-class VideoText(_Json):
+class VideoText(JsonRecord):
     """A mashup post's words: ``titles`` and ``descriptions`` per platform (the description carries the
     ``credit_line`` when the source has a creator), ``hashtags``, and where the words came from."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from farm.errors import InputError
+from farm.records import JsonRecord
 from farm.settings import check_value, option, render_default
 
 EncoderName = Literal["auto", "libx264", "nvenc"]
@@ -15,29 +15,8 @@ TIMING_STAGES = {"probe": "probe", "wait_decode": "decode", "compose": "compose"
                  "audio": "audio", "finish": "mux"}
 
 
-class _Json:
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str):
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        data = dict(data)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
-        for f in fields(cls):
-            if f.name in data and isinstance(data[f.name], list):
-                data[f.name] = tuple(data[f.name]) if f.name != "timings_s" else data[f.name]
-        return cls(**data)
-
-
 @dataclass(frozen=True)
-class MashupSpec(_Json):
+class MashupSpec(JsonRecord):
     """Everything needed to render one mashup; rendering the same spec twice gives the same file."""
 
     mains: tuple[str, ...]
@@ -83,7 +62,7 @@ PROMO_DURATION_S = (20.0, 30.0)
 
 
 @dataclass(frozen=True)
-class PromoSpec(_Json):
+class PromoSpec(JsonRecord):
     """Everything needed to render one product promo; its words are written before (by the AI
     or the template writer) and travel in the spec, so the render itself never waits on them.
 
@@ -149,7 +128,7 @@ class PromoSpec(_Json):
 
 
 @dataclass(frozen=True)
-class RenderResult(_Json):
+class RenderResult(JsonRecord):
     """What a finished render produced, and how long each stage took."""
 
     path: str

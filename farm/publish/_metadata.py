@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from farm.errors import InputError
+from farm.records import JsonRecord
 
 Platform = Literal["tiktok", "youtube", "facebook"]
 Language = Literal["vi", "en"]
@@ -296,7 +296,7 @@ def check_affiliate_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class PostMetadata:
+class PostMetadata(JsonRecord):
     """What one platform's upload sends as text, ready as is: ``description`` is the whole caption
     (disclosure first, then the text, the link or the "link in bio" line, the hashtags at the end) and
     ``hashtags`` lists the tags appended to it. ``flags`` are the platform's own upload fields."""
@@ -374,30 +374,6 @@ class PostMetadata:
         return (f"PostMetadata({self.platform}, {self.language}, title={self.title[:40]!r}, "
                 f"description={len(self.description)} chars, {len(self.hashtags)} hashtags, "
                 f"link={self.link_placement}, source={self.text_source})")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> PostMetadata:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"PostMetadata: not JSON ({exc})") from None
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PostMetadata:
-        if not isinstance(data, Mapping):
-            raise InputError(f"PostMetadata: expected an object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"PostMetadata: unknown fields {sorted(unknown)}. Supported: {', '.join(sorted(known))}.")
-        data = dict(data)
-        if isinstance(data.get("hashtags"), list):
-            data["hashtags"] = tuple(data["hashtags"])
-        return cls(**data)
 
 
 def platform_flags(platform: Platform, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
