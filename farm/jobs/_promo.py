@@ -7,31 +7,23 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import catalogs
 from farm.errors import InputError
 from farm.jobs._plan import check_platform, check_rights
 from farm.jobs._spec import PromoSpec
+from farm.library import ProductDefinition
 from farm.settings import MOODS, Settings
 from farm.workspace import Workspace
 
 
 @dataclass(frozen=True)
-class Product:
-    """A product as a promo needs it: from the catalog (``id`` set) or straight from a file."""
+class Product(ProductDefinition):
+    """A product as a promo needs it: from the catalog (``id`` and its images' media ids set),
+    or straight from a file (its images as local paths)."""
 
-    name: str
-    price: float
-    currency: str
-    images: tuple[str, ...]
-    selling_points: tuple[str, ...] = ()
-    affiliate_url: str | None = None
-    call_to_action: str | None = None
-    language: str = "vi"
-    platforms: tuple[str, ...] = catalogs.PLATFORMS
-    mood: str | None = None
     id: int | None = None
     image_ids: tuple[int, ...] = ()
 
@@ -69,8 +61,8 @@ def product_from_row(row: dict) -> Product:
         name=row["name"], price=float(row["price"]), currency=row["currency"],
         images=tuple(i["path"] for i in row["images"]), selling_points=tuple(row["selling_points"]),
         affiliate_url=row.get("affiliate_url"), call_to_action=row.get("call_to_action"),
-        language=row["language"], platforms=tuple(row["platforms"]), mood=row.get("mood"), id=int(row["id"]),
-        image_ids=tuple(int(i["id"]) for i in row["images"]),
+        language=row["language"], platforms=tuple(row["platforms"]), mood=row.get("mood"),
+        source=f"product {row['id']}", id=int(row["id"]), image_ids=tuple(int(i["id"]) for i in row["images"]),
     )
 
 
@@ -92,15 +84,10 @@ def load_product(ref: str, *, ws: Workspace | None) -> Product:
         raise InputError(f"{ref}: {len(defs)} products; import them (farm products import) and render by id, "
                          "or queue them all with farm queue add promo --csv")
     d = defs[0]
-    images = []
     for img in d.images:
         if "://" in img:
             raise InputError(f"{ref}: image {img} is a URL; import the product first (farm products import {ref})")
-        p = Path(img).expanduser()
-        images.append(str(p if p.is_absolute() else Path(d.base_dir) / p))
-    return Product(name=d.name, price=d.price, currency=d.currency, images=tuple(images),
-                   selling_points=d.selling_points, affiliate_url=d.affiliate_url, call_to_action=d.call_to_action,
-                   language=d.language, platforms=d.platforms, mood=d.mood)
+    return Product(**{**asdict(d), "images": tuple(str(d.image_path(img)) for img in d.images)})
 
 
 def library_moods(ws: Workspace | None) -> list[str]:

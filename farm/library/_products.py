@@ -51,6 +51,11 @@ class ProductDefinition:
     source: str = ""
     base_dir: str = "."  # relative image paths are relative to the definition's file
 
+    def image_path(self, item: str) -> Path:
+        """Where a local image of the definition is: relative paths from the file's folder."""
+        path = Path(item).expanduser()
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
 
 def _text(value: Any, *, what: str, where: str, max_chars: int) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -241,8 +246,7 @@ def _fetch_images(ws: Workspace, defn: ProductDefinition, *, max_bytes: int | No
                              timeout_s=ws.settings.media.download_timeout_s, progress=progress)
                 img = _Image(item, d.path, True, name=d.filename)
             else:
-                path = Path(item).expanduser()
-                path = path if path.is_absolute() else Path(defn.base_dir) / path
+                path = defn.image_path(item)
                 img = _Image(item if Path(item).is_absolute() else str(path), path, False, name=path.name)
             got.append(img)
             if not img.path.is_file():
