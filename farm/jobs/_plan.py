@@ -15,13 +15,8 @@ from datetime import datetime
 
 import catalogs
 from farm.errors import InputError, RightsError
-from farm.jobs._spec import MashupSpec
+from farm.jobs._spec import MashupSpec, check_platform
 from farm.workspace import Workspace
-
-
-def check_platform(platform: str | None) -> None:
-    if platform is not None and platform not in catalogs.PLATFORMS:
-        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.PLATFORMS)}.")
 
 
 def check_rights(rows: Iterable[dict], platform: str | None, *, message: str | None = None) -> None:

@@ -24,13 +24,30 @@ def _title_hint(job: dict, mains: list[dict]) -> str:
     return ""
 
 
+def post_metadata(text, platforms: list[str], *, language: str, fallback_title: str = "",
+                  affiliate_url: str | None = None, disclosure_text: str | None = None,
+                  synthetic_voice: bool = False) -> dict[str, dict]:
+    """A text's post metadata for each platform (as JSON), within the platform's limits."""
+    from farm.publish import build_post_metadata
+
+    posts = {}
+    for p in platforms:
+        meta = build_post_metadata(
+            platform=p, title=text.titles.get(p) or fallback_title, description=text.descriptions.get(p) or "",
+            hashtags=list(text.hashtags), language=language, affiliate_url=affiliate_url,
+            disclosure_text=disclosure_text, synthetic_voice=synthetic_voice, text_source=text.source,
+            text_source_reason=text.reason,
+        )
+        posts[p] = json.loads(meta.to_json())
+    return posts
+
+
 def write_post_text(ws: Workspace, job_ids: list[int], *, writer=None) -> None:
     """Give each mashup job its post metadata per platform (its own platform, or all three for
     a job without one). The words are asked for outside any catalog transaction; the AI being
     away only means the template writer's words, recorded as such."""
     from farm.ai import fallback_video_text
     from farm.jobs._promo import make_writer
-    from farm.publish import build_post_metadata
 
     if not job_ids:
         return
@@ -57,12 +74,7 @@ def write_post_text(ws: Workspace, job_ids: list[int], *, writer=None) -> None:
         else:
             text = fallback_video_text(title_hint=_title_hint(job, mains), creator=creator, language=language,
                                        platforms=platforms, reason="AI text is off in farm.toml")
-        posts = {}
-        for p in platforms:
-            meta = build_post_metadata(platform=p, title=text.titles.get(p, ""), description=text.descriptions.get(p, ""),
-                                       hashtags=list(text.hashtags), language=language, affiliate_url=None,
-                                       text_source=text.source, text_source_reason=text.reason)
-            posts[p] = json.loads(meta.to_json())
+        posts = post_metadata(text, platforms, language=language)
         with ws.catalog.write() as con:
             catalogs.set_job_text(con, job_id, post_metadata=posts, text_source=text.source,
                                   text_source_reason=text.reason, ai_tokens=tokens)

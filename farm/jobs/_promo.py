@@ -139,7 +139,7 @@ def build_promo(
     records why (``text_source`` "fallback" and the reason); a missing voice is a warning.
     """
     from farm.ai import fallback_promo_text
-    from farm.publish import build_post_metadata
+    from farm.jobs._posts import post_metadata
     from farm.text import format_price
 
     settings = settings or (ws.settings if ws is not None else Settings())
@@ -207,15 +207,9 @@ def build_promo(
         else:
             warnings.append(f"no voice-over: {voice_reason}")
     disclosure = (settings.promo.disclosure_vi if product.language == "vi" else settings.promo.disclosure_en) or None
-    posts = {}
-    for p in platforms:
-        meta = build_post_metadata(
-            platform=p, title=text.titles.get(p) or product.name, description=text.descriptions.get(p) or "",
-            hashtags=list(text.hashtags), language=product.language, affiliate_url=product.affiliate_url,
-            disclosure_text=disclosure, synthetic_voice=bool(voice_lines), text_source=text.source,
-            text_source_reason=text.reason,
-        )
-        posts[p] = json.loads(meta.to_json())
+    posts = post_metadata(text, platforms, language=product.language, fallback_title=product.name,
+                          affiliate_url=product.affiliate_url, disclosure_text=disclosure,
+                          synthetic_voice=bool(voice_lines))
     return PromoJob(spec=spec, product=product, posts=posts, text=json.loads(text.to_json()),
                     text_source=text.source, text_source_reason=text.reason, ai_tokens=tokens,
                     voice=bool(voice_lines), voice_reason=voice_reason, music_id=music_id, warnings=tuple(warnings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import catalogs
 from farm.errors import InputError
 from farm.records import JsonRecord
 from farm.settings import check_value, option, render_default
@@ -13,6 +14,24 @@ EncoderName = Literal["auto", "libx264", "nvenc"]
 # RenderResult.timings_s keys -> the stage names of the process log and the metrics
 TIMING_STAGES = {"probe": "probe", "wait_decode": "decode", "compose": "compose", "encode": "encode",
                  "audio": "audio", "finish": "mux"}
+
+
+WHOLE_NUMBER_FIELDS = ("fps", "crf")
+
+
+def check_render_fields(spec, keys: tuple[str, ...]) -> None:
+    """A spec's fields that farm.toml's [render] section also sets, checked by its rules (the
+    same message as the CLI and the settings file give)."""
+    for key in keys:
+        value = getattr(spec, key)
+        if key in WHOLE_NUMBER_FIELDS and int(value) != value:
+            raise InputError(option("render", key).spec_message(value))
+        check_value("render", key, value)
+
+
+def check_platform(platform: str | None) -> None:
+    if platform is not None and platform not in catalogs.PLATFORMS:
+        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.PLATFORMS)}.")
 
 
 @dataclass(frozen=True)
@@ -41,15 +60,10 @@ class MashupSpec(JsonRecord):
             object.__setattr__(self, "mains", tuple([self.mains] if isinstance(self.mains, str) else self.mains))
         if not self.mains:
             raise InputError("a mashup needs at least one main video")
-        for key in ("layout", "fit", "encoder", "decoder", "preset", "fade_s", "music_volume"):
-            check_value("render", key, getattr(self, key))
+        check_render_fields(self, ("layout", "fit", "encoder", "decoder", "preset", "fade_s", "music_volume"))
         if self.duration_s is not None and not (0 < self.duration_s <= 3600):
             raise InputError(f"Invalid duration ({self.duration_s}). Supported: more than 0 and at most 3600 seconds.")
-        for key in ("fps", "crf"):  # whole numbers
-            value = getattr(self, key)
-            if int(value) != value:
-                raise InputError(option("render", key).spec_message(value))
-            check_value("render", key, value)
+        check_render_fields(self, ("fps", "crf"))
 
     def __repr__(self) -> str:
         return (
@@ -105,17 +119,8 @@ class PromoSpec(JsonRecord):
         if self.voice_lines and len(self.voice_lines) != len(self.spoken_texts):
             raise InputError(f"{len(self.voice_lines)} voice lines for {len(self.spoken_texts)} lines of text "
                              "(hook, selling lines, call to action)")
-        if self.platform is not None and self.platform not in ("tiktok", "youtube", "facebook"):
-            raise InputError(f"Invalid platform ({self.platform!r}). Supported: tiktok, youtube, facebook.")
-        if not 0 <= self.music_volume <= 4:
-            raise InputError(f"Invalid music volume ({self.music_volume}). Supported: 0 to 4.")
-        for key in ("encoder", "decoder", "preset"):
-            check_value("render", key, getattr(self, key))
-        for key in ("fps", "crf"):
-            value = getattr(self, key)
-            if int(value) != value:
-                raise InputError(option("render", key).spec_message(value))
-            check_value("render", key, value)
+        check_platform(self.platform)
+        check_render_fields(self, ("music_volume", "encoder", "decoder", "preset", "fps", "crf"))
 
     @property
     def spoken_texts(self) -> tuple[str, ...]:
