@@ -14,10 +14,10 @@ from farm.errors import InputError
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("rendering", "failed", "cancelled"),  # recovered orphan, retry
     "rendering": ("pending",),
-    "ready": ("rendering",),
+    "ready": ("rendering", "publishing"),  # publishing -> ready: every upload waits (quota, an account to reconnect)
     "publishing": ("ready",),
     "published": ("publishing",),
-    "failed": ("pending", "rendering", "publishing"),
+    "failed": ("pending", "rendering", "ready", "publishing"),  # ready -> failed: refused before any upload
     "cancelled": ("pending", "failed", "ready"),
 }
 

@@ -7,6 +7,11 @@ LICENSES = ("owned", "licensed", "cc-by", "cc0", "public-domain", "unknown")
 JOB_KINDS = ("mashup", "promo")
 JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "failed", "cancelled")
 PLATFORMS = ("tiktok", "youtube", "facebook")
+ACCOUNT_PLATFORMS = (*PLATFORMS, "local")
+PRIVACY_MODES = ("public", "private", "self-only", "inbox")
+UPLOAD_STATES = ("assigned", "started", "uploading", "uploaded", "finishing", "processing", "published", "inbox",
+                 "failed")
+UPLOAD_DONE = ("published", "inbox")
 LANGUAGES = ("vi", "en")
 
 
@@ -169,6 +174,37 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE jobs ADD COLUMN text_source VARCHAR;
         ALTER TABLE jobs ADD COLUMN text_source_reason VARCHAR;
         ALTER TABLE jobs ADD COLUMN ai_tokens INTEGER DEFAULT 0;
+        """,
+    ),
+    (
+        4,
+        "publishing: account tokens, privacy and reconnect state; the uploads ledger's sessions; API calls and "
+        "platform holds for rate limits and quotas; a job's earliest publish time",
+        """
+        ALTER TABLE accounts ADD COLUMN page_id VARCHAR;
+        ALTER TABLE accounts ADD COLUMN refresh_blob BLOB;
+        ALTER TABLE accounts ADD COLUMN token_expires_at TIMESTAMP;
+        ALTER TABLE accounts ADD COLUMN refresh_expires_at TIMESTAMP;
+        ALTER TABLE accounts ADD COLUMN token_refreshed_at TIMESTAMP;
+        ALTER TABLE accounts ADD COLUMN privacy VARCHAR DEFAULT 'public';
+        ALTER TABLE accounts ADD COLUMN needs_reconnect BOOLEAN DEFAULT false;
+        ALTER TABLE accounts ADD COLUMN reconnect_reason VARCHAR;
+        ALTER TABLE accounts ADD COLUMN updated_at TIMESTAMP;
+        ALTER TABLE uploads ADD COLUMN marker VARCHAR;
+        ALTER TABLE uploads ADD COLUMN size_bytes BIGINT;
+        ALTER TABLE uploads ADD COLUMN sent_bytes BIGINT DEFAULT 0;
+        ALTER TABLE uploads ADD COLUMN privacy VARCHAR;
+        ALTER TABLE uploads ADD COLUMN started_at TIMESTAMP;
+        ALTER TABLE uploads ADD COLUMN finish_requested_at TIMESTAMP;
+        ALTER TABLE uploads ADD COLUMN published_at TIMESTAMP;
+        ALTER TABLE uploads ADD COLUMN not_before TIMESTAMP;
+        ALTER TABLE uploads ADD COLUMN error_class VARCHAR;
+        ALTER TABLE uploads ADD COLUMN error_message VARCHAR;
+        ALTER TABLE jobs ADD COLUMN publish_after TIMESTAMP;
+        CREATE TABLE api_calls (platform VARCHAR NOT NULL, account_id BIGINT, kind VARCHAR NOT NULL,
+                                "at" TIMESTAMP NOT NULL);
+        CREATE TABLE platform_holds (platform VARCHAR NOT NULL, account_id BIGINT, until TIMESTAMP NOT NULL,
+                                     reason VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL);
         """,
     ),
 ]

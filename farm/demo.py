@@ -124,3 +124,17 @@ def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, promos
 
         plan_promos(ws, count=promos, platforms=["tiktok", "youtube"], seed=7)
     return ws, render_queue(ws)
+
+
+def publish_demo(ws: Workspace, *, in_process: bool = False, reporter=None):
+    """Publish the demo's ready videos to the ``local`` platform: a local account named ``outbox``
+    (added on first use) receives each video and a JSON of its post metadata in ``outbox/outbox/``."""
+    import catalogs
+    from farm.publish import add_account, sweep
+
+    with ws.catalog.read() as con:
+        has_local = any(a["platform"] == "local" for a in catalogs.list_accounts(con))
+    if not has_local:
+        # a demo posts a video every minute it likes: no cap, gap or window in the way
+        add_account(ws, "local", name="outbox", token_file=None, daily_cap=1000, min_gap_min=0)
+    return sweep(ws, local=in_process, reporter=reporter)

@@ -6,10 +6,18 @@
      +-- InputError  (exit 2)      bad media, bad options, bad config            permanent
      |    +-- RightsError          media whose licence forbids the requested use permanent
      +-- UnavailableError (exit 3) a backend this machine cannot provide (NVENC) permanent
-     +-- RetryableError (exit 75)  network trouble, 5xx, a worker lost           retried
+     |    +-- PolicyError          a platform refused the post (its reason)      permanent
+     +-- RetryableError (exit 75)  network trouble, 5xx, 429, a worker lost      retried
      |    +-- BusyError            another farm process holds the workspace      retried
-     +-- QuotaError (exit 4)       a platform's or account's limit is reached    permanent
+     |    +-- SessionLostError     a platform forgot an upload session           retried (anew)
+     +-- QuotaError (exit 4)       a platform's or account's limit is reached    waits for reset_at
+     +-- AuthError (exit 5)        a platform refused the account's token        refresh once, then reconnect
      +-- RenderError (exit 1)      an encoder or muxer failed on good input      retried
+
+Platform clients map every HTTP status and error code to one of these at their boundary;
+the publisher decides what to do by the class alone: transient -> retry with backoff and
+jitter within a bound, quota -> wait for the reset, auth -> refresh once then mark the
+account, policy -> fail the upload with the platform's reason, never retried.
 
 Each class also inherits the closest builtin (``InputError`` is a ``ValueError``), so
 callers may catch either, as PyAV does with its own errors. ``permanent`` says whether a
@@ -47,17 +55,48 @@ class UnavailableError(FarmError, RuntimeError):
     permanent = True
 
 
+class PolicyError(InputError):
+    """A platform refused the post for what it is (its rules, its limits, the account's
+    settings); ``reason`` is the platform's own words. Never retried."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class RetryableError(FarmError, RuntimeError):
-    """Transient trouble (network, 5xx, a lost worker): worth retrying with backoff."""
+    """Transient trouble (network, 5xx, 429, a lost worker): worth retrying with backoff;
+    ``retry_after_s`` is the server's own hint when it gave one."""
 
     exit_code = 75
 
+    def __init__(self, message: str = "", *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class SessionLostError(RetryableError):
+    """The platform no longer knows an upload session (expired, or gone after a crash)."""
+
+
+class AuthError(FarmError, PermissionError):
+    """The platform refused the account's token: refresh it once; if that fails too, the
+    account needs the user to reconnect it."""
+
+    exit_code = 5
+    permanent = True
+
 
 class QuotaError(FarmError, RuntimeError):
-    """A platform quota or an account's cap is exhausted for now."""
+    """A platform quota or an account's cap is exhausted for now; ``reset_at`` (naive UTC)
+    is when it comes back, where known."""
 
     exit_code = 4
     permanent = True
+
+    def __init__(self, message: str = "", *, reset_at=None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
 
 
 class RenderError(FarmError, RuntimeError):

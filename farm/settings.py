@@ -113,6 +113,38 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("disclosure_vi", "", "disclosure on posts with an affiliate link, Vietnamese (empty: #quảngcáo)"),
         Option("disclosure_en", "", "disclosure on posts with an affiliate link, English (empty: #ad)"),
     ),
+    # Each key is also read from the environment as FARM_<KEY in capitals>, which wins over the file.
+    "platforms": (
+        Option("youtube_api_base", "https://www.googleapis.com/youtube/v3", "YouTube Data API v3"),
+        Option("youtube_upload_base", "https://www.googleapis.com/upload/youtube/v3", "YouTube resumable uploads"),
+        Option("youtube_token_url", "https://oauth2.googleapis.com/token", "Google's OAuth token endpoint"),
+        Option("youtube_client_id", "", "the Google API project's OAuth client id (or FARM_YOUTUBE_CLIENT_ID)"),
+        Option("youtube_client_secret", "", "its client secret (or FARM_YOUTUBE_CLIENT_SECRET)"),
+        Option("youtube_project_verified", False, "Google has verified the API project (else uploads are forced "
+               "private)"),
+        Option("youtube_daily_uploads", 100, "videos.insert calls a day for the whole Google project (its quota)",
+               low=0),
+        Option("tiktok_api_base", "https://open.tiktokapis.com", "TikTok Content Posting API"),
+        Option("tiktok_client_key", "", "the TikTok app's client key (or FARM_TIKTOK_CLIENT_KEY)"),
+        Option("tiktok_client_secret", "", "its client secret (or FARM_TIKTOK_CLIENT_SECRET)"),
+        Option("tiktok_app_audited", False, "TikTok has audited the app (else direct posts are self-only)"),
+        Option("facebook_graph_base", "https://graph.facebook.com/v24.0", "Facebook Graph API"),
+        Option("facebook_upload_base", "https://rupload.facebook.com/video-upload/v24.0", "Facebook video uploads"),
+        Option("connect_timeout_s", 10.0, "connecting to a platform", low=0, low_open=True),
+        Option("io_timeout_s", 60.0, "the longest wait for a platform's next bytes (a stalled upload is dropped "
+               "and resumed)", low=0, low_open=True),
+        Option("max_retries", 4, "retries of one request after a dropped connection, 429 or 5xx (with backoff)",
+               low=0, high=20),
+    ),
+    "publish": (
+        Option("workers", 2, "uploads at once (Ray actors; --local runs one at a time in-process)", low=0,
+               low_open=True, high=64),
+        Option("timezone", "", "time zone of accounts' posting windows and daily caps (empty: this machine's)"),
+        Option("chunk_mib", 8, "upload chunk size for YouTube (rounded to 256 KiB) and TikTok (5-64 MiB)", low=1,
+               high=64),
+        Option("sweep_interval_s", 300.0, "how often `farm publish` without --once looks for due jobs", low=0,
+               low_open=True),
+    ),
 }
 _OPTIONS = {(section, o.key): o for section, opts in SCHEMA.items() for o in opts}
 
@@ -191,8 +223,62 @@ class PromoSettings:
     disclosure_en: str = _d("promo", "disclosure_en")
 
 
+@dataclass(frozen=True)
+class PlatformSettings:
+    youtube_api_base: str = _d("platforms", "youtube_api_base")
+    youtube_upload_base: str = _d("platforms", "youtube_upload_base")
+    youtube_token_url: str = _d("platforms", "youtube_token_url")
+    youtube_client_id: str = _d("platforms", "youtube_client_id")
+    youtube_client_secret: str = _d("platforms", "youtube_client_secret")
+    youtube_project_verified: bool = _d("platforms", "youtube_project_verified")
+    youtube_daily_uploads: int = _d("platforms", "youtube_daily_uploads")
+    tiktok_api_base: str = _d("platforms", "tiktok_api_base")
+    tiktok_client_key: str = _d("platforms", "tiktok_client_key")
+    tiktok_client_secret: str = _d("platforms", "tiktok_client_secret")
+    tiktok_app_audited: bool = _d("platforms", "tiktok_app_audited")
+    facebook_graph_base: str = _d("platforms", "facebook_graph_base")
+    facebook_upload_base: str = _d("platforms", "facebook_upload_base")
+    connect_timeout_s: float = _d("platforms", "connect_timeout_s")
+    io_timeout_s: float = _d("platforms", "io_timeout_s")
+    max_retries: int = _d("platforms", "max_retries")
+
+    def __repr__(self) -> str:  # the client secrets never reach a log
+        return "PlatformSettings(...)"
+
+    def with_environment(self, environ=None) -> PlatformSettings:
+        """These settings with every ``FARM_<KEY>`` environment variable applied (the environment wins)."""
+        import os
+
+        env = os.environ if environ is None else environ
+        changes = {}
+        for f in dataclasses.fields(self):
+            raw = env.get("FARM_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            want = type(f.default)
+            try:
+                if want is bool:
+                    if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                        raise ValueError(raw)
+                    value = raw.lower() in ("1", "true", "yes")
+                else:
+                    value = want(raw)
+            except ValueError:
+                raise InputError(f"FARM_{f.name.upper()}: must be {want.__name__}, not {raw!r}") from None
+            changes[f.name] = value
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    workers: int = _d("publish", "workers")
+    timezone: str = _d("publish", "timezone")
+    chunk_mib: int = _d("publish", "chunk_mib")
+    sweep_interval_s: float = _d("publish", "sweep_interval_s")
+
+
 _SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings,
-             "ai": AiSettings, "promo": PromoSettings}
+             "ai": AiSettings, "promo": PromoSettings, "platforms": PlatformSettings, "publish": PublishSettings}
 
 
 @dataclass(frozen=True)
@@ -203,6 +289,8 @@ class Settings:
     nightly: NightlySettings = field(default_factory=NightlySettings)
     ai: AiSettings = field(default_factory=AiSettings)
     promo: PromoSettings = field(default_factory=PromoSettings)
+    platforms: PlatformSettings = field(default_factory=PlatformSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -40,6 +40,11 @@ class Workspace:
         return self.root / ".farm"
 
     @property
+    def outbox_dir(self) -> Path:
+        """Where the ``local`` platform's accounts receive videos and their metadata."""
+        return self.root / "outbox"
+
+    @property
     def out_dir(self) -> Path:
         return self.root / "out"
 
@@ -77,6 +82,9 @@ def init_workspace(directory: str | os.PathLike) -> tuple[Workspace, bool]:
         (root / "audio" / mood).mkdir(parents=True, exist_ok=True)
     ws = Workspace(root)
     ws.catalog.create()
+    from farm.publish import ensure_key_file
+
+    ensure_key_file(ws.state_dir)  # account tokens are encrypted with it (mode 0600)
     return ws, created
 
 

@@ -34,7 +34,7 @@ def unfinished_batch(ws: Workspace) -> str | None:
         return catalogs.unfinished_batch(con, prefix="nightly-")
 
 
-def _start_ray(address: str | None) -> tuple[bool, dict]:
+def start_ray(address: str | None) -> tuple[bool, dict]:
     """Join ``address`` (or $RAY_ADDRESS), or start a local Ray; returns (started_here, info)."""
     import ray
 
@@ -333,7 +333,7 @@ def run_nightly(
             summary.wall_s = time.perf_counter() - t0
             return summary
 
-        started_ray, summary.ray = _start_ray(address)
+        started_ray, summary.ray = start_ray(address)
         emit("ray", summary.ray)
         executor = RayExecutor(resources=summary.ray["resources"], workers=workers, cache_bytes=cache_bytes,
                                threads=threads, local=started_ray and not (address or os.environ.get("RAY_ADDRESS")))

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from farm.cli import _doctor, _render, _workspace
+from farm.cli import _doctor, _publish, _render, _workspace
 from farm.errors import FarmError
 
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace.add_logs(sub)
     _workspace.add_sql(sub)
     _workspace.add_nightly(sub)
+    _publish.add_accounts(sub)
+    _publish.add_publish(sub)
     _render.add_bench(sub)
     _render.add_demo(sub)
     _doctor.add_doctor(sub)

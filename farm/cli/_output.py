@@ -62,12 +62,14 @@ class Progress:
             bar.update(1, 3)
     """
 
-    def __init__(self, desc: str, *, unit: str, total: int | None = None, quiet: bool = False) -> None:
+    def __init__(self, desc: str, *, unit: str, total: int | None = None, quiet: bool = False,
+                 unit_scale: bool = False) -> None:
         self._bar = None
         if not quiet:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, desc=desc, disable=None, file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(total=total, unit=unit, desc=desc, disable=None, file=sys.stderr, dynamic_ncols=True,
+                             unit_scale=unit_scale, unit_divisor=1024 if unit_scale else 1000)
 
     def __enter__(self) -> Progress:
         return self

@@ -303,11 +303,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ws, summary = run_demo(args.out, seconds=args.seconds, jobs=args.jobs, promos=args.promos,
                            in_process=args.in_process, on_event=on_event)
     doc = summary.as_dict()
+    from farm.demo import publish_demo
+
+    print("publishing the ready videos to the local outbox ...", file=sys.stderr)
+    published = publish_demo(ws, in_process=args.in_process)
+    posted = [o for o in published.outcomes if o.status == "published"]
     print(f"demo workspace: {ws.root}")
     print(f"  rendered {len(doc['rendered'])} job(s), failed {len(doc['failed'])}; {doc['frames']} frames in {doc['wall_s']:.1f} s")
     print(f"  outputs:   {ws.out_dir}/")
+    print(f"  published: {len(posted)} video(s) with their post metadata to {ws.outbox_dir}/outbox/ "
+          f"(the local platform; see `farm accounts list`, `farm publish --dry-run`)")
     print(f"  catalog:   {ws.catalog.path}   e.g. .venv/bin/farm --workspace {args.out} queue list")
     print(f"  logs:      .venv/bin/farm --workspace {args.out} logs JOB_ID")
     if info.get("dashboard_url"):
         print(f"  dashboard: {info['dashboard_url']} (up while a batch runs; see README, 'Watching a batch')")
-    return 0 if not doc["failed"] else 1
+    bad = [o for o in published.outcomes if o.status == "failed"]
+    for o in bad:
+        print(f"  publish failed: job {o.job_id}: {o.message}", file=sys.stderr)
+    return 0 if not doc["failed"] and not bad else 1

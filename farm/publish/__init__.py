@@ -1,5 +1,24 @@
-"""Publishing: post metadata per platform (title, caption, hashtags, link, disclosure, upload flags)."""
+"""Publishing: post metadata, accounts with encrypted tokens, checks before upload, and the exactly-once publisher."""
 
+from farm.publish._accounts import (
+    PRIVACY_BY_PLATFORM,
+    Window,
+    account_status,
+    add_account,
+    effective_privacy,
+    list_account_rows,
+    load_tokens,
+    mark_reconnect,
+    privacy_notice,
+    read_token_file,
+    refresh_account,
+    remove_account,
+    rotate_key,
+    set_active,
+    store_tokens,
+)
+from farm.publish._assign import Planner, Target, job_targets
+from farm.publish._checks import PLATFORM_SPECS, UPLOAD_PLATFORMS, PlatformSpec, VideoFacts, check_upload, video_facts, violations
 from farm.publish._metadata import (
     AFFILIATE_URL_MAX_CHARS,
     DISCLOSURE_MAX_CHARS,
@@ -38,8 +57,19 @@ from farm.publish._metadata import (
     text_size,
     truncate_text,
 )
+from farm.publish._publisher import LocalUploads, Outcome, RayUploads, Reporter, StopFlag, Sweep, sweep
+from farm.publish._secrets import KEYS_ENV, Keyring, ensure_key_file, key_file, load_keyring
+from farm.publish._steps import StepRunner
 
 __all__ = [
+    "PRIVACY_BY_PLATFORM", "Window", "account_status", "add_account", "effective_privacy", "list_account_rows",
+    "load_tokens", "mark_reconnect", "privacy_notice", "read_token_file", "refresh_account", "remove_account",
+    "rotate_key", "set_active", "store_tokens",
+    "Planner", "Target", "job_targets",
+    "PLATFORM_SPECS", "UPLOAD_PLATFORMS", "PlatformSpec", "VideoFacts", "check_upload", "video_facts", "violations",
+    "LocalUploads", "Outcome", "RayUploads", "Reporter", "StopFlag", "Sweep", "sweep",
+    "KEYS_ENV", "Keyring", "ensure_key_file", "key_file", "load_keyring",
+    "StepRunner",
     "AFFILIATE_URL_MAX_CHARS", "DISCLOSURE_MAX_CHARS", "ELLIPSIS", "FACEBOOK_DESCRIPTION_MAX_CHARS",
     "FACEBOOK_HASHTAGS_MAX", "FACEBOOK_TITLE_MAX_CHARS", "HASHTAG_MAX_CHARS", "LANGUAGES", "LINK_PLACEMENTS",
     "PLATFORMS", "TEXT_SOURCES", "TIKTOK_CAPTION_MAX_UTF16", "TIKTOK_HASHTAGS_MAX", "TIKTOK_TITLE_MAX_UTF16",

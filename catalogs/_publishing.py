@@ -1,0 +1,194 @@
+"""Typed access to publishing: accounts (tokens only as ciphertext), the uploads ledger, API calls and holds."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import duckdb
+
+from catalogs._connect import rows_as_dicts, utcnow
+from catalogs._schema import UPLOAD_DONE
+from farm.errors import InputError
+
+ACCOUNT_PUBLIC_COLUMNS = (
+    "id", "platform", "username", "page_id", "privacy", "daily_cap", "min_gap_min", "window_start", "window_end",
+    "active", "needs_reconnect", "reconnect_reason", "token_expires_at", "refresh_expires_at", "token_refreshed_at",
+    "error_count", "last_posted_at", "health", "key_id", "created_at", "updated_at",
+)
+"""Every column of ``accounts`` but the two token blobs: what listing code may read."""
+
+
+# -- accounts ------------------------------------------------------------------------
+def insert_account(con: duckdb.DuckDBPyConnection, row: dict) -> int:
+    now = utcnow()
+    cols = list(row)
+    sql = (f"INSERT INTO accounts ({', '.join(cols)}, created_at, updated_at) "
+           f"VALUES ({', '.join('?' for _ in cols)}, ?, ?) RETURNING id")
+    try:
+        return int(con.execute(sql, [*row.values(), now, now]).fetchone()[0])
+    except duckdb.ConstraintException:
+        raise InputError(f"a {row.get('platform')} account named {row.get('username')!r} already exists") from None
+
+
+def list_accounts(con: duckdb.DuckDBPyConnection, *, platform: str | None = None,
+                  active_only: bool = False) -> list[dict]:
+    """Accounts without their token blobs, by platform then id."""
+    sql, args = f"SELECT {', '.join(ACCOUNT_PUBLIC_COLUMNS)} FROM accounts WHERE true", []
+    if platform:
+        sql += " AND platform = ?"
+        args.append(platform)
+    if active_only:
+        sql += " AND active AND NOT coalesce(needs_reconnect, false)"
+    return rows_as_dicts(con.execute(sql + " ORDER BY platform, id", args))
+
+
+def find_account(con: duckdb.DuckDBPyConnection, ref: str | int) -> dict:
+    """The account (without blobs) named by id or name; InputError when none or several match."""
+    text = str(ref)
+    cols = ", ".join(ACCOUNT_PUBLIC_COLUMNS)
+    if text.isdigit():
+        rows = rows_as_dicts(con.execute(f"SELECT {cols} FROM accounts WHERE id = ?", [int(text)]))
+    else:
+        platform, _, name = text.rpartition(":") if ":" in text else ("", "", text)
+        sql, args = f"SELECT {cols} FROM accounts WHERE username = ?", [name]
+        if platform:
+            sql += " AND platform = ?"
+            args.append(platform)
+        rows = rows_as_dicts(con.execute(sql, args))
+    if not rows:
+        raise InputError(f"account {text}: no such account (see `farm accounts list`)")
+    if len(rows) > 1:
+        names = ", ".join(f"{r['platform']}:{r['username']}" for r in rows)
+        raise InputError(f"account {text}: several accounts have that name ({names}); say PLATFORM:NAME or the id")
+    return rows[0]
+
+
+def account_tokens(con: duckdb.DuckDBPyConnection, account_id: int) -> tuple[bytes | None, bytes | None]:
+    """The account's encrypted access and refresh tokens (ciphertext, as stored)."""
+    row = con.execute("SELECT token_blob, refresh_blob FROM accounts WHERE id = ?", [int(account_id)]).fetchone()
+    if row is None:
+        raise InputError(f"account {account_id}: no such account")
+    return (bytes(row[0]) if row[0] is not None else None, bytes(row[1]) if row[1] is not None else None)
+
+
+def all_token_blobs(con: duckdb.DuckDBPyConnection) -> list[tuple[int, bytes | None, bytes | None]]:
+    return [(int(i), bytes(a) if a is not None else None, bytes(r) if r is not None else None)
+            for i, a, r in con.execute("SELECT id, token_blob, refresh_blob FROM accounts ORDER BY id").fetchall()]
+
+
+def update_account(con: duckdb.DuckDBPyConnection, account_id: int, **sets) -> None:
+    sets["updated_at"] = utcnow()
+    assign = ", ".join(f"{k} = ?" for k in sets)
+    con.execute(f"UPDATE accounts SET {assign} WHERE id = ?", [*sets.values(), int(account_id)])
+
+
+def delete_account(con: duckdb.DuckDBPyConnection, account_id: int) -> None:
+    con.execute("DELETE FROM accounts WHERE id = ?", [int(account_id)])
+
+
+# -- uploads ledger ------------------------------------------------------------------
+def _upload_row(row: dict) -> dict:
+    if isinstance(row.get("remote_session"), str):
+        row["remote_session"] = json.loads(row["remote_session"])
+    return row
+
+
+def get_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str) -> dict | None:
+    rows = rows_as_dicts(con.execute("SELECT * FROM uploads WHERE job_id = ? AND platform = ?",
+                                     [int(job_id), platform]))
+    return _upload_row(rows[0]) if rows else None
+
+
+def insert_upload(con: duckdb.DuckDBPyConnection, *, job_id: int, account_id: int, platform: str, marker: str,
+                  size_bytes: int, privacy: str) -> None:
+    """A new ledger row (state ``assigned``); the primary key (job, platform) makes a second one fail."""
+    now = utcnow()
+    con.execute(
+        "INSERT INTO uploads (job_id, account_id, platform, state, marker, size_bytes, sent_bytes, privacy, attempts, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'assigned', ?, ?, 0, ?, 0, ?, ?)",
+        [int(job_id), int(account_id), platform, marker, int(size_bytes), privacy, now, now])
+
+
+def update_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str, **sets) -> None:
+    if "remote_session" in sets and isinstance(sets["remote_session"], dict):
+        sets["remote_session"] = json.dumps(sets["remote_session"])
+    sets["updated_at"] = utcnow()
+    assign = ", ".join(f"{k} = ?" for k in sets)
+    con.execute(f"UPDATE uploads SET {assign} WHERE job_id = ? AND platform = ?",
+                [*sets.values(), int(job_id), platform])
+
+
+def delete_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str) -> None:
+    con.execute("DELETE FROM uploads WHERE job_id = ? AND platform = ? AND state = 'assigned'", [int(job_id), platform])
+
+
+def list_uploads(con: duckdb.DuckDBPyConnection, *, job_id: int | None = None, states: tuple[str, ...] = (),
+                 account_id: int | None = None) -> list[dict]:
+    sql, args = "SELECT * FROM uploads WHERE true", []
+    if job_id is not None:
+        sql += " AND job_id = ?"
+        args.append(int(job_id))
+    if states:
+        sql += f" AND state IN ({', '.join('?' for _ in states)})"
+        args.extend(states)
+    if account_id is not None:
+        sql += " AND account_id = ?"
+        args.append(int(account_id))
+    return [_upload_row(r) for r in rows_as_dicts(con.execute(sql + " ORDER BY job_id, platform", args))]
+
+
+def account_posts_since(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> int:
+    """Uploads an account started (or finished) since ``since``, failed ones excepted: its use of the day."""
+    return int(con.execute(
+        "SELECT count(*) FROM uploads WHERE account_id = ? AND state <> 'failed' AND coalesce(started_at, created_at) >= ?",
+        [int(account_id), since]).fetchone()[0])
+
+
+def account_last_post(con: duckdb.DuckDBPyConnection, account_id: int) -> datetime | None:
+    row = con.execute(
+        "SELECT max(coalesce(started_at, created_at)) FROM uploads WHERE account_id = ? AND state <> 'failed'",
+        [int(account_id)]).fetchone()
+    return row[0] if row else None
+
+
+def done_platforms(con: duckdb.DuckDBPyConnection, job_id: int) -> list[str]:
+    states = ", ".join(f"'{s}'" for s in UPLOAD_DONE)
+    return [r[0] for r in con.execute(f"SELECT platform FROM uploads WHERE job_id = ? AND state IN ({states})",
+                                      [int(job_id)]).fetchall()]
+
+
+# -- API calls and holds (rate limits, quotas) ---------------------------------------
+def record_call(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, account_id: int | None = None,
+                at: datetime | None = None) -> None:
+    con.execute("INSERT INTO api_calls VALUES (?, ?, ?, ?)", [platform, account_id, kind, at or utcnow()])
+
+
+def count_calls(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, since: datetime,
+                account_id: int | None = None) -> int:
+    sql, args = 'SELECT count(*) FROM api_calls WHERE platform = ? AND kind = ? AND "at" >= ?', [platform, kind, since]
+    if account_id is not None:
+        sql += " AND account_id = ?"
+        args.append(int(account_id))
+    return int(con.execute(sql, args).fetchone()[0])
+
+
+def first_call_since(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, since: datetime,
+                     account_id: int | None = None) -> datetime | None:
+    sql, args = 'SELECT min("at") FROM api_calls WHERE platform = ? AND kind = ? AND "at" >= ?', [platform, kind, since]
+    if account_id is not None:
+        sql += " AND account_id = ?"
+        args.append(int(account_id))
+    return con.execute(sql, args).fetchone()[0]
+
+
+def add_hold(con: duckdb.DuckDBPyConnection, platform: str, *, until: datetime, reason: str,
+             account_id: int | None = None) -> None:
+    """Nothing more goes to ``platform`` (or to that account) before ``until`` (a quota spent)."""
+    con.execute("INSERT INTO platform_holds VALUES (?, ?, ?, ?, ?)", [platform, account_id, until, reason, utcnow()])
+
+
+def active_holds(con: duckdb.DuckDBPyConnection, now: datetime) -> list[dict]:
+    return rows_as_dicts(con.execute(
+        "SELECT platform, account_id, max(until) AS until, arg_max(reason, until) AS reason FROM platform_holds "
+        "WHERE until > ? GROUP BY platform, account_id ORDER BY platform", [now]))

@@ -1,0 +1,202 @@
+"""CLI commands for publishing: `farm accounts ...` and `farm publish`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import catalogs
+from farm.cli._output import Progress, format_table, print_json
+from farm.cli._workspace import _leaf, _ws
+
+ACCOUNT_COLUMNS_SHOWN = ["id", "platform", "name", "state", "privacy", "daily_cap", "min_gap_minutes", "window",
+                         "last_posted_at", "notes"]
+
+
+# -- accounts -----------------------------------------------------------------------------
+def add_accounts(sub) -> None:
+    p = sub.add_parser("accounts", help="publishing accounts: add, list, enable, disable, remove, rotate-key")
+    asub = p.add_subparsers(dest="accounts_cmd", required=True, metavar="ACTION")
+
+    add = _leaf(asub, "add", help="add an account; its tokens are stored encrypted")
+    add.add_argument("platform", choices=catalogs.ACCOUNT_PLATFORMS)
+    add.add_argument("--name", required=True, help="the account's name in the farm (e.g. its handle)")
+    add.add_argument("--token-file", default=None, metavar="F",
+                     help="file holding the access token (or the JSON an OAuth tool saved); not needed for local")
+    add.add_argument("--refresh-token-file", default=None, metavar="F", help="file holding the refresh token")
+    add.add_argument("--page-id", default=None, metavar="ID", help="facebook: the Page that publishes the reels")
+    add.add_argument("--daily-cap", type=int, default=None, metavar="N", help="posts a day at most (default 3)")
+    add.add_argument("--min-gap-minutes", type=int, default=None, metavar="M",
+                     help="minutes between two posts at least (default 120)")
+    add.add_argument("--window", default=None, metavar="HH:MM-HH:MM",
+                     help="post only inside this daily window (publish.timezone; it may wrap past midnight)")
+    add.add_argument("--privacy", choices=catalogs.PRIVACY_MODES, default="public",
+                     help="public | private | self-only | inbox (TikTok drafts finished in the app)")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=_cmd_accounts_add)
+
+    ls = _leaf(asub, "list", help="list accounts: state, limits and what each platform will do (never a secret)")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_accounts_list)
+
+    for name, helptext in (("disable", "stop publishing to an account"), ("enable", "publish to it again"),
+                           ("remove", "delete an account and its tokens")):
+        c = _leaf(asub, name, help=helptext)
+        c.add_argument("account", metavar="ACCOUNT", help="its id, name, or PLATFORM:NAME")
+        c.add_argument("--json", action="store_true")
+        c.set_defaults(func=_cmd_accounts_change, action=name)
+
+    rot = _leaf(asub, "rotate-key", help="re-encrypt every stored token under a new key")
+    rot.add_argument("--json", action="store_true")
+    rot.set_defaults(func=_cmd_accounts_rotate)
+
+
+def _cmd_accounts_add(args) -> int:
+    from farm.publish import add_account, list_account_rows
+
+    ws = _ws(args)
+    acc = add_account(ws, args.platform, name=args.name, token_file=args.token_file,
+                      refresh_token_file=args.refresh_token_file, page_id=args.page_id, daily_cap=args.daily_cap,
+                      min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy)
+    row = next(r for r in list_account_rows(ws) if r["id"] == acc["id"])
+    if args.json:
+        print_json(row)
+    else:
+        print(f"added {row['platform']}:{row['name']} (id {row['id']}); its tokens are stored encrypted")
+        for note in row["notes"]:
+            print(f"  note: {note}")
+    return 0
+
+
+def _cmd_accounts_list(args) -> int:
+    from farm.publish import list_account_rows
+
+    rows = list_account_rows(_ws(args))
+    if args.json:
+        print_json(rows)
+        return 0
+    shown = [{**r, "notes": "; ".join(r["notes"])} for r in rows]
+    print(format_table(shown, ACCOUNT_COLUMNS_SHOWN) if rows else "(no accounts: add one with `farm accounts add`)")
+    for r in rows:  # the table cuts long cells; what the user must know is printed whole
+        for note in r["notes"]:
+            print(f"{r['platform']}:{r['name']}: {note}")
+    return 0
+
+
+def _cmd_accounts_change(args) -> int:
+    from farm.publish import remove_account, set_active
+
+    ws = _ws(args)
+    if args.action == "remove":
+        acc = remove_account(ws, args.account)
+        verb = "removed"
+    else:
+        acc = set_active(ws, args.account, args.action == "enable")
+        verb = f"{args.action}d"
+    if args.json:
+        print_json({"id": acc["id"], "platform": acc["platform"], "name": acc["username"], "action": verb})
+    else:
+        print(f"{verb} {acc['platform']}:{acc['username']} (id {acc['id']})")
+    return 0
+
+
+def _cmd_accounts_rotate(args) -> int:
+    from farm.publish import rotate_key
+
+    out = rotate_key(_ws(args))
+    if args.json:
+        print_json(out)
+    else:
+        print(f"re-encrypted the tokens of {out['accounts']} account(s) under key {out['key_id']} ({out['source']})")
+        if not out["old_keys_dropped"]:
+            print("  the other keys in FARM_SECRET_KEYS are no longer needed: remove them from the variable")
+    return 0
+
+
+# -- publish ------------------------------------------------------------------------------
+def add_publish(sub) -> None:
+    p = _leaf(sub, "publish", help="upload due ready videos to the accounts, exactly once per platform")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (default: a pass every "
+                   "publish.sweep_interval_s until stopped)")
+    p.add_argument("--platform", choices=(*catalogs.PLATFORMS, "local"), default=None, help="only this platform")
+    p.add_argument("--dry-run", action="store_true", help="print which account would take which job, and why")
+    p.add_argument("--local", action="store_true", help="upload in this process instead of on Ray actors")
+    p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to join (default: a local Ray)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_publish)
+
+
+class _BarReporter:
+    def __init__(self, bar: Progress, *, echo: bool) -> None:
+        self.bar, self.echo = bar, echo
+        self.sent: dict = {}
+        self.grand = 0
+
+    def total(self, n: int) -> None:
+        self.grand += n
+        self.bar.update(sum(self.sent.values()), self.grand)
+
+    def progress(self, key, sent_bytes: int) -> None:
+        self.sent[key] = sent_bytes
+        self.bar.update(sum(self.sent.values()))
+
+    def note(self, text: str) -> None:
+        if self.echo:
+            self.bar.note(text)
+
+
+def _print_sweep(result, *, dry_run: bool) -> None:
+    for notice in result.notices:
+        print(f"note: {notice}")
+    if dry_run:
+        for r in result.refused:
+            print(f"refused: {r['message']}")
+        for a in result.assignments:
+            head = f"job {a['job_id']} -> {a['account']}" if a["account"] else f"job {a['job_id']} -> {a['platform']}: " \
+                f"waiting ({a['wait']})"
+            print(head)
+            for reason in a["reasons"]:
+                print(f"    {reason}")
+        if not result.assignments and not result.refused:
+            print("nothing due to publish")
+        return
+    for o in result.outcomes:
+        print(f"job {o.job_id} -> {o.account}: {o.status}: {o.message}")
+    for a in result.assignments:
+        if a["account"] is None:
+            print(f"job {a['job_id']} -> {a['platform']}: waiting: {a['wait']}")
+    for r in result.refused:
+        print(f"refused: {r['message']}")
+    if not result.outcomes and not result.assignments and not result.refused:
+        print("nothing due to publish")
+
+
+def _cmd_publish(args) -> int:
+    from farm.locks import WorkspaceLock
+    from farm.publish import StopFlag, sweep
+
+    ws = _ws(args)
+    if args.dry_run:
+        result = sweep(ws, platform=args.platform, dry_run=True)
+        print_json(result.as_dict()) if args.json else _print_sweep(result, dry_run=True)
+        return 0
+    stop = StopFlag()
+    if not args.once and threading.current_thread() is threading.main_thread():
+        stop.install()
+    failed = False
+    with WorkspaceLock(ws.state_dir / "publish.lock", what="farm publish").acquire(wait_s=0):
+        while True:
+            with Progress("upload", unit="B", unit_scale=True, quiet=args.json or args.quiet) as bar:
+                result = sweep(ws, platform=args.platform, local=args.local, address=args.address,
+                               reporter=_BarReporter(bar, echo=False))
+            failed = failed or bool(result.refused) or any(o.status == "failed" for o in result.outcomes)
+            if args.json:
+                print_json(result.as_dict())
+            else:
+                _print_sweep(result, dry_run=False)
+            sys.stdout.flush()
+            if args.once or stop.event.wait(ws.settings.publish.sweep_interval_s):
+                break
+    return 1 if failed else 0
+

@@ -1,0 +1,208 @@
+"""Facebook Reels on a Page: start a session, upload the file in one request, publish once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from farm.errors import AuthError, FarmError, InputError, PolicyError, RetryableError, SessionLostError
+from farm.platforms._base import (
+    AccountInfo,
+    PlatformClient,
+    RemoteSession,
+    RemoteState,
+    Secret,
+    TokenSet,
+    UploadRequest,
+    file_body,
+    json_body,
+    retry_after,
+    scrub,
+    transport_error,
+    utc_now,
+    with_retries,
+)
+
+# Graph API error codes: 4 app / 17 user / 32 Page / 613 call-rate limits, 80000-80014 the
+# business-use-case rate limits (all lift with time); 1 unknown and 2 service errors (transient).
+_RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613}) | frozenset(range(80000, 80015))
+_RECONNECT = "Page tokens cannot be refreshed; reconnect the account"
+
+
+def _reel_url(video_id: str) -> str:
+    return f"https://www.facebook.com/reel/{video_id}"
+
+
+class FacebookClient(PlatformClient):
+    """A thin client over the Graph API's Reels publishing (see ``docs/platforms.md``).
+
+    ``send`` uploads from the offset to the end in one request; ``finish`` is the one call that
+    publishes and is made exactly once per invocation, never retried here: after a dropped
+    connection only a status query can tell whether it took, and the publisher asks it.
+    """
+
+    platform = "facebook"
+
+    def account_info(self, token: Secret, *, page_id: str | None = None) -> AccountInfo:
+        """Fixed, no call: Page reels are public and 3 to 90 seconds long."""
+        return AccountInfo(("public",), min_duration_s=3, max_duration_s=90)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """Page access tokens have no refresh token: the user reconnects the account."""
+        raise AuthError(f"facebook token refresh: {_RECONNECT}")
+
+    # -- upload ----------------------------------------------------------------------------
+
+    def start(self, token: Secret, request: UploadRequest) -> RemoteSession:
+        """Open an upload session on the Page (no byte of video)."""
+        page = self._page(request)
+        what = "start upload"
+        resp = self._request("POST", f"{self.settings.facebook_graph_base}/{page}/video_reels", what=what, token=token,
+                             data={"upload_phase": "start"})
+        body = json_body(resp)
+        if not resp.is_success or "error" in body:
+            raise self._error(resp, what, token, body)
+        video_id = body.get("video_id")
+        if not video_id:
+            raise RetryableError("facebook start upload: the answer held no video_id")
+        video_id = str(video_id)
+        # The bytes go to {upload_base}/{video_id} (docs/platforms.md), which is what Facebook's own
+        # upload_url says; built from settings so a test server receives them too.
+        return RemoteSession(platform=self.platform, handle=video_id,
+                             upload_url=f"{self.settings.facebook_upload_base}/{video_id}",
+                             chunk_bytes=request.size_bytes, started_at=utc_now(), extra={"page_id": page})
+
+    def send(self, token: Secret, session: RemoteSession, request: UploadRequest, *, offset: int,
+             on_bytes: Callable[[int], None] | None = None) -> RemoteState:
+        """Upload the bytes from ``offset`` to the end in one request."""
+        size = request.size_bytes
+        if offset >= size:
+            return self.query(token, session, request)
+        length = size - offset
+        body = file_body(request.path, offset=offset, length=length, size_bytes=size, on_bytes=on_bytes)
+        what = "upload"
+        url = session.upload_url or f"{self.settings.facebook_upload_base}/{session.handle}"
+        resp = self._request("POST", url, what=what, token=token, content=body,
+                             headers={"offset": str(offset), "file_size": str(size),
+                                      "Content-Type": "application/octet-stream", "Content-Length": str(length)})
+        answer = json_body(resp)
+        if resp.is_success and answer.get("success") is True:
+            return RemoteState("uploaded", received_bytes=size)
+        debug = answer.get("debug_info")
+        if isinstance(debug, dict) and "error" not in answer:
+            # The upload host's own error shape: it says whether trying again can help.
+            text = scrub(f"facebook {what}: HTTP {resp.status_code} {debug.get('type') or ''}: "
+                         f"{debug.get('message') or ''}".rstrip(": "), token)
+            if debug.get("retriable") or resp.status_code >= 500:
+                raise RetryableError(text, retry_after_s=retry_after(resp))
+            raise PolicyError(text, reason=scrub(str(debug.get("message") or text), token))
+        if resp.is_success and "error" not in answer:
+            raise RetryableError(f"facebook {what}: HTTP {resp.status_code} without success; query the upload")
+        raise self._error(resp, what, token, answer, session_call=True)
+
+    def query(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
+        """The reel's status phases, in the farm's words.
+
+        ``uploaded`` (every byte in, waiting for finish) lasts as long as the publishing phase
+        has not started, whatever processing does: saying ``processing`` there would leave a
+        reel that was never finished unpublished for good.
+        """
+        what = "status"
+
+        def call() -> dict:
+            resp = self._request("GET", f"{self.settings.facebook_graph_base}/{session.handle}", what=what,
+                                 token=token, params={"fields": "status"})
+            body = json_body(resp)
+            if not resp.is_success or "error" in body:
+                raise self._error(resp, what, token, body, session_call=True)
+            return body
+
+        body = with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"facebook {what}")
+        return self._state(body.get("status") or {}, session, request)
+
+    def finish(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
+        """Publish the reel: one call, never retried here (see the class docstring), then the
+        status. A reel whose finish was accepted is never reported ``uploaded`` again."""
+        page = session.extra.get("page_id") or self._page(request)
+        what = "finish (publish)"
+        resp = self._request("POST", f"{self.settings.facebook_graph_base}/{page}/video_reels", what=what, token=token,
+                             data={"upload_phase": "finish", "video_id": session.handle, "video_state": "PUBLISHED",
+                                   "description": request.description})
+        body = json_body(resp)
+        if not resp.is_success or "error" in body:
+            raise self._error(resp, what, token, body)
+        if body.get("success") is not True:
+            raise RetryableError("facebook finish (publish): not accepted (success is not true); query the reel")
+        processing = RemoteState("processing", received_bytes=request.size_bytes, remote_id=session.handle,
+                                 remote_url=_reel_url(session.handle), privacy="public")
+        try:
+            state = self.query(token, session, request)
+        except RetryableError:
+            return processing  # the publish was accepted; the next poll says more
+        return processing if state.status in ("uploading", "uploaded") else state
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _state(self, status: dict, session: RemoteSession, request: UploadRequest) -> RemoteState:
+        size = request.size_bytes
+        phases = {name: (status.get(name) or {}) for name in ("uploading_phase", "processing_phase", "publishing_phase")}
+        for name, phase in phases.items():
+            if phase.get("status") == "error":
+                errors = phase.get("errors") or []
+                detail = next((e.get("message") for e in errors if isinstance(e, dict) and e.get("message")), None)
+                return RemoteState("failed", reason=f"facebook {name.replace('_', ' ')}: {detail or 'error'}")
+        video_status = status.get("video_status")
+        if video_status == "error":
+            return RemoteState("failed", reason="facebook: video_status error")
+        if video_status == "expired":
+            return RemoteState("gone", reason="facebook: the upload session expired")
+        publishing = phases["publishing_phase"].get("status")
+        if publishing == "complete":
+            return RemoteState("published", received_bytes=size, remote_id=session.handle,
+                               remote_url=_reel_url(session.handle), privacy="public")
+        uploading = phases["uploading_phase"]
+        if uploading.get("status") != "complete":
+            held = uploading.get("bytes_transferred")
+            held = int(held) if isinstance(held, (int, float)) else 0
+            return RemoteState("uploaded" if held >= size else "uploading", received_bytes=min(held, size))
+        if publishing in (None, "", "not_started"):
+            return RemoteState("uploaded", received_bytes=size)
+        return RemoteState("processing", received_bytes=size, remote_id=session.handle,
+                           remote_url=_reel_url(session.handle), privacy="public")
+
+    @staticmethod
+    def _page(request: UploadRequest) -> str:
+        if not request.page_id:
+            raise InputError("facebook: the account has no Page id (reels are published on a Page)")
+        return str(request.page_id)
+
+    def _request(self, method: str, url: str, *, what: str, token: Secret, **kwargs) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = f"OAuth {token.reveal()}"
+        try:
+            return self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as err:
+            raise transport_error(err, what=f"facebook {what}") from None
+
+    def _error(self, resp: httpx.Response, what: str, token: Secret | None, body: dict | None = None, *,
+               session_call: bool = False) -> FarmError:
+        """The error tree's answer to a Graph API error, once for every call (docs/platforms.md)."""
+        status = resp.status_code
+        err = (body if body is not None else json_body(resp)).get("error")
+        err = err if isinstance(err, dict) else {}
+        code, subcode = err.get("code"), err.get("error_subcode")
+        message = str(err.get("message") or "")
+        text = scrub(f"facebook {what}: HTTP {status}" + (f" (#{code}" + (f"/{subcode}" if subcode else "") + ")"
+                                                        if code is not None else "")
+                     + (f" {message}" if message else ""), token)
+        if code == 190 or status == 401:
+            return AuthError(f"{text}; {_RECONNECT}")
+        if code in _RETRY_CODES or status == 429 or status >= 500:
+            return RetryableError(text, retry_after_s=retry_after(resp))
+        if session_call and (status == 404 or (code == 100 and subcode == 33)):
+            # "Object with ID ... does not exist": the upload session is gone.
+            return SessionLostError(text + "; start a new upload")
+        if 400 <= status < 500 or err:
+            return PolicyError(text, reason=scrub(message or f"HTTP {status}", token))
+        return RetryableError(text + " (unexpected answer)")
