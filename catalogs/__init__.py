@@ -51,6 +51,9 @@ _WHERE = {
     "pick_media": "catalogs._media",
     "update_media": "catalogs._media",
     "ACCOUNT_PUBLIC_COLUMNS": "catalogs._publishing",
+    "count_account_error": "catalogs._publishing",
+    "drop_assigned_uploads": "catalogs._publishing",
+    "due_job_ids": "catalogs._publishing",
     "insert_account": "catalogs._publishing",
     "list_accounts": "catalogs._publishing",
     "find_account": "catalogs._publishing",
@@ -107,7 +110,7 @@ __all__ = [
     "list_media", "mark_used", "media_by_sha", "pick_media", "update_media",
     "PRODUCT_COLUMNS", "get_product", "insert_product", "list_products", "mark_promoted", "product_by_definition",
     "products_using",
-    "ACCOUNT_PUBLIC_COLUMNS", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "done_platforms", "record_call", "count_calls", "first_call_since", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
+    "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "done_platforms", "record_call", "count_calls", "first_call_since", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
     "JOB_KINDS", "JOB_STATES", "LANGUAGES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
 ]
@@ -157,6 +160,9 @@ if TYPE_CHECKING:
         products_using,
     )
     from catalogs._publishing import (
+        count_account_error,
+        drop_assigned_uploads,
+        due_job_ids,
         ACCOUNT_PUBLIC_COLUMNS,
         account_last_post,
         account_posts_since,

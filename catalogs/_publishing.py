@@ -192,3 +192,24 @@ def active_holds(con: duckdb.DuckDBPyConnection, now: datetime) -> list[dict]:
     return rows_as_dicts(con.execute(
         "SELECT platform, account_id, max(until) AS until, arg_max(reason, until) AS reason FROM platform_holds "
         "WHERE until > ? GROUP BY platform, account_id ORDER BY platform", [now]))
+
+
+def count_account_error(con: duckdb.DuckDBPyConnection, account_id: int) -> None:
+    con.execute("UPDATE accounts SET error_count = error_count + 1 WHERE id = ?", [int(account_id)])
+
+
+def drop_assigned_uploads(con: duckdb.DuckDBPyConnection, *, account_id: int | None = None) -> int:
+    """Delete ledger rows still ``assigned`` (nothing was sent for them); returns how many."""
+    sql, args = "DELETE FROM uploads WHERE state = 'assigned'", []
+    if account_id is not None:
+        sql += " AND account_id = ?"
+        args.append(int(account_id))
+    return len(con.execute(sql + " RETURNING job_id", args).fetchall())
+
+
+def due_job_ids(con: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
+    """Jobs ready (or publishing) whose earliest publish time has come, oldest first."""
+    rows = con.execute(
+        "SELECT id FROM jobs WHERE state IN ('ready', 'publishing') AND (publish_after IS NULL OR publish_after <= ?) "
+        "ORDER BY coalesce(publish_after, finished_at, created_at), id", [now]).fetchall()
+    return [int(r[0]) for r in rows]

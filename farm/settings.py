@@ -294,11 +294,12 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path) -> Settings:
-        """Read ``farm.toml``; unknown sections or keys and wrong types name the file and key."""
+        """Read ``farm.toml`` (and ``FARM_<KEY>`` for ``[platforms]``); unknown sections or keys and wrong
+        types name the file and key."""
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return cls()
+            data = {}
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise InputError(f"{path}: not valid TOML ({err})") from None
         built = {}
@@ -326,6 +327,8 @@ class Settings:
                     raise InputError(f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
                 kwargs[key] = v
             built[name] = klass(**kwargs)
+        # the platforms' URLs and app credentials may come from the environment, which wins
+        built["platforms"] = built.get("platforms", PlatformSettings()).with_environment()
         return cls(**built)
 
 

@@ -379,3 +379,44 @@ def test_dry_run_says_who_takes_what_and_why(farm_env, tmp_path):
     assert f"job {jobs[1]} -> tiktok: waiting" in out
     with ws.catalog.read() as con:  # nothing changed
         assert catalogs.list_uploads(con) == [] and catalogs.get_job(con, jobs[0])["state"] == "ready"
+
+
+# -- the CLI: Ray uploaders, the long-running publisher ------------------------------------------
+def test_publish_on_ray_uploaders(farm_env, tmp_path):
+    """Without --local the steps run in Uploader actors on a local Ray; the driver records."""
+    ws, apply_env = farm_env
+    with FakeTikTok() as ft:
+        ft.audited = True
+        video, job = _tiktok(ws, tmp_path, ft, apply_env, pad=0)
+        from conftest import run_farm
+
+        proc = run_farm("--workspace", str(ws.root), "publish", "--once", "--json", env=ft.settings_env()
+                        | {"FARM_TIKTOK_APP_AUDITED": "true"}, timeout=240)
+        assert proc.returncode == 0, proc.stderr
+        import json
+
+        doc = json.loads(proc.stdout)
+        assert [o["status"] for o in doc["outcomes"]] == ["published"]
+        [post] = ft.posts
+        assert post["privacy_level"] == "PUBLIC_TO_EVERYONE" and post["sha256"] == _sha(video)
+        assert TT_ACCESS not in proc.stdout + proc.stderr
+        assert _job_state(ws, job)[0] == "published"
+
+
+def test_the_long_running_publisher_stops_cleanly_on_sigterm(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    _add(ws, tmp_path, "local", "--name", "hand", "--min-gap-minutes", "0")
+    job = ready_job(ws, vertical_video(ws.out_dir / "s.mp4"), platform="tiktok")
+    proc = subprocess.Popen([sys.executable, "-m", "farm", "--workspace", str(ws.root), "publish", "--local"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # the first pass's outcome, then it waits for the next pass
+        assert "published" in line, line + proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _job_state(ws, job)[0] == "published"
+    assert len(list((ws.root / "outbox" / "hand").glob("*.mp4"))) == 1
+    assert len(list((ws.root / "outbox" / "hand").glob("*.json"))) == 1

@@ -132,10 +132,18 @@ class _BarReporter:
         self.bar, self.echo = bar, echo
         self.sent: dict = {}
         self.grand = 0
+        self.uploads = 0
+        self.ended = 0
 
-    def total(self, n: int) -> None:
+    def total(self, n: int, *, uploads: int = 0) -> None:
         self.grand += n
+        self.uploads += uploads
         self.bar.update(sum(self.sent.values()), self.grand)
+        self.bar.status(f"0/{self.uploads} uploads")
+
+    def finished(self, outcome) -> None:
+        self.ended += 1
+        self.bar.status(f"{self.ended}/{self.uploads} uploads")
 
     def progress(self, key, sent_bytes: int) -> None:
         self.sent[key] = sent_bytes

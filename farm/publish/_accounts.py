@@ -253,7 +253,7 @@ def remove_account(ws: Workspace, ref: str) -> dict:
         if busy:
             raise InputError(f"account {acc['platform']}:{acc['username']}: {len(busy)} upload(s) under way "
                              f"(job {busy[0]['job_id']}); disable it and remove it when they are done")
-        con.execute("DELETE FROM uploads WHERE account_id = ? AND state = 'assigned'", [acc["id"]])
+        catalogs.drop_assigned_uploads(con, account_id=acc["id"])
         catalogs.delete_account(con, acc["id"])
         catalogs.log_stage(con, None, "account", status="info", detail=f"removed {acc['platform']}:{acc['username']}")
         return acc
@@ -317,7 +317,7 @@ def store_tokens(ws: Workspace, account: dict, tokens: TokenSet, ring: Keyring |
 def mark_reconnect(ws: Workspace, account: dict, why: str) -> None:
     with ws.catalog.write() as con:
         catalogs.update_account(con, account["id"], needs_reconnect=True, reconnect_reason=why[:500])
-        con.execute("UPDATE accounts SET error_count = error_count + 1 WHERE id = ?", [account["id"]])
+        catalogs.count_account_error(con, account["id"])
         catalogs.log_stage(con, None, "account", status="failed",
                            detail=f"{account['platform']}:{account['username']} needs a reconnect: {why}")
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from farm.errors import InputError, PolicyError
-from farm.media._probe import audio_stream, open_input, probe, video_stream
+from farm.media import audio_stream, open_input, probe, video_stream
 from farm.publish._metadata import check_choice
 from farm.records import JsonRecord
 
 if TYPE_CHECKING:
-    from farm.platforms._base import AccountInfo
+    from farm.platforms import AccountInfo
 
 UploadPlatform = Literal["youtube", "tiktok", "facebook", "local"]
 UPLOAD_PLATFORMS: tuple[str, ...] = ("youtube", "tiktok", "facebook", "local")

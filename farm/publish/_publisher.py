@@ -55,7 +55,7 @@ from farm.workspace import Workspace
 IN_FLIGHT = ("started", "uploading", "uploaded", "finishing", "processing")
 PROCESSING_WAIT_S = 120.0
 """How long one run polls a video the platform is still processing before leaving it to the next run."""
-POLL_S = 2.0
+POLL_S = 3.0  # TikTok allows 30 status fetches a minute per token
 FINISH_GRACE = timedelta(hours=1)
 """A Facebook finish the platform has not acted on after this long is reported, never re-sent."""
 
@@ -102,8 +102,11 @@ class Reporter:
     def progress(self, key: tuple[int, str], sent_bytes: int) -> None:
         """Upload ``key`` (job, platform) now has ``sent_bytes`` confirmed by its platform."""
 
-    def total(self, n: int) -> None:
-        """The bytes this sweep has to upload."""
+    def total(self, n: int, *, uploads: int = 0) -> None:
+        """The bytes (and the number of uploads) this sweep has to send."""
+
+    def finished(self, outcome: Outcome) -> None:
+        """One upload ended (published, failed, waiting ...)."""
 
     def note(self, text: str) -> None:
         """A line for the user."""
@@ -228,7 +231,7 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
                 catalogs.update_account(con, account["id"], last_posted_at=ctx.now())
         if ledger_state == "failed":
             with ws.catalog.write() as con:
-                con.execute("UPDATE accounts SET error_count = error_count + 1 WHERE id = ?", [account["id"]])
+                catalogs.count_account_error(con, account["id"])
         log_status = {"published": "ok", "inbox": "ok", "failed": "failed"}.get(status, "info")
         ctx.log(job["id"], log_status, f"{label}: {status}: {message}", (time.monotonic() - t0) * 1000)
         privacy = state.privacy if state is not None and state.privacy else row.get("privacy")
@@ -469,10 +472,7 @@ class RayUploads:
 
 # -- one sweep ---------------------------------------------------------------------------------
 def _due_jobs(con, now: datetime) -> list[dict]:
-    rows = con.execute(
-        "SELECT id FROM jobs WHERE state IN ('ready', 'publishing') AND (publish_after IS NULL OR publish_after <= ?) "
-        "ORDER BY coalesce(publish_after, finished_at, created_at), id", [now]).fetchall()
-    return [catalogs.get_job(con, r[0]) for r in rows]
+    return [catalogs.get_job(con, job_id) for job_id in catalogs.due_job_ids(con, now)]
 
 
 def _refuse_unknown_rights(con, job: dict) -> str | None:
@@ -538,8 +538,7 @@ def sweep(ws: Workspace, *, platform: str | None = None, dry_run: bool = False, 
     if not dry_run:
         with ws.catalog.write() as con:
             # a crash between "row written" and "session stored" left a row with nothing remote behind it
-            for job_id, plat in con.execute("SELECT job_id, platform FROM uploads WHERE state = 'assigned'").fetchall():
-                catalogs.delete_upload(con, job_id, plat)
+            catalogs.drop_assigned_uploads(con)
     work: list[tuple[dict, str, dict]] = []
     targets_of: dict[int, list[str]] = {}
     with ws.catalog.read() as con:
@@ -599,12 +598,13 @@ def sweep(ws: Workspace, *, platform: str | None = None, dry_run: bool = False, 
             targets.append(plat)
     runner = StepRunner(ws.root, transport=transport, sleep=sleep)
     ctx = Context(ws, now=now, sleep=sleep, reporter=reporter, runner=runner)
-    reporter.total(sum(int(job["output_size_bytes"] or 0) for job, _, _ in work))
+    reporter.total(sum(int(job["output_size_bytes"] or 0) for job, _, _ in work), uploads=len(work))
     executor = LocalUploads(runner) if local else RayUploads(ws.root, workers=ws.settings.publish.workers,
                                                                address=address)
 
     def finished(outcome: Outcome) -> None:
         result.outcomes.append(outcome)
+        reporter.finished(outcome)
         reporter.note(f"job {outcome.job_id} -> {outcome.account}: {outcome.status}: {outcome.message}")
         _settle_job(ws, outcome.job_id, targets_of[outcome.job_id])
 
