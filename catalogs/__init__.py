@@ -52,6 +52,7 @@ _WHERE = {
     "update_media": "catalogs._media",
     "ACCOUNT_PUBLIC_COLUMNS": "catalogs._publishing",
     "count_account_error": "catalogs._publishing",
+    "delete_failed_uploads": "catalogs._publishing",
     "drop_assigned_uploads": "catalogs._publishing",
     "due_job_ids": "catalogs._publishing",
     "insert_account": "catalogs._publishing",
@@ -110,7 +111,7 @@ __all__ = [
     "list_media", "mark_used", "media_by_sha", "pick_media", "update_media",
     "PRODUCT_COLUMNS", "get_product", "insert_product", "list_products", "mark_promoted", "product_by_definition",
     "products_using",
-    "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "done_platforms", "record_call", "count_calls", "first_call_since", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
+    "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "delete_failed_uploads", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "done_platforms", "record_call", "count_calls", "first_call_since", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
     "JOB_KINDS", "JOB_STATES", "LANGUAGES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
 ]
@@ -161,6 +162,7 @@ if TYPE_CHECKING:
     )
     from catalogs._publishing import (
         count_account_error,
+        delete_failed_uploads,
         drop_assigned_uploads,
         due_job_ids,
         ACCOUNT_PUBLIC_COLUMNS,

@@ -16,6 +16,7 @@ ACCOUNT_PUBLIC_COLUMNS = (
     "active", "needs_reconnect", "reconnect_reason", "token_expires_at", "refresh_expires_at", "token_refreshed_at",
     "error_count", "last_posted_at", "health", "key_id", "created_at", "updated_at",
 )
+_PUBLIC_SELECT = ", ".join(ACCOUNT_PUBLIC_COLUMNS) + ", refresh_blob IS NOT NULL AS has_refresh_token"
 """Every column of ``accounts`` but the two token blobs: what listing code may read."""
 
 
@@ -34,7 +35,7 @@ def insert_account(con: duckdb.DuckDBPyConnection, row: dict) -> int:
 def list_accounts(con: duckdb.DuckDBPyConnection, *, platform: str | None = None,
                   active_only: bool = False) -> list[dict]:
     """Accounts without their token blobs, by platform then id."""
-    sql, args = f"SELECT {', '.join(ACCOUNT_PUBLIC_COLUMNS)} FROM accounts WHERE true", []
+    sql, args = f"SELECT {_PUBLIC_SELECT} FROM accounts WHERE true", []
     if platform:
         sql += " AND platform = ?"
         args.append(platform)
@@ -46,7 +47,7 @@ def list_accounts(con: duckdb.DuckDBPyConnection, *, platform: str | None = None
 def find_account(con: duckdb.DuckDBPyConnection, ref: str | int) -> dict:
     """The account (without blobs) named by id or name; InputError when none or several match."""
     text = str(ref)
-    cols = ", ".join(ACCOUNT_PUBLIC_COLUMNS)
+    cols = _PUBLIC_SELECT
     if text.isdigit():
         rows = rows_as_dicts(con.execute(f"SELECT {cols} FROM accounts WHERE id = ?", [int(text)]))
     else:
@@ -117,6 +118,12 @@ def update_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str, **
     assign = ", ".join(f"{k} = ?" for k in sets)
     con.execute(f"UPDATE uploads SET {assign} WHERE job_id = ? AND platform = ?",
                 [*sets.values(), int(job_id), platform])
+
+
+def delete_failed_uploads(con: duckdb.DuckDBPyConnection, job_id: int) -> int:
+    """Forget a job's failed uploads (it is being retried: they may be tried again)."""
+    return len(con.execute("DELETE FROM uploads WHERE job_id = ? AND state = 'failed' RETURNING platform",
+                           [int(job_id)]).fetchall())
 
 
 def delete_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str) -> None:

@@ -9,8 +9,8 @@ JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "faile
 PLATFORMS = ("tiktok", "youtube", "facebook")
 ACCOUNT_PLATFORMS = (*PLATFORMS, "local")
 PRIVACY_MODES = ("public", "private", "self-only", "inbox")
-UPLOAD_STATES = ("assigned", "started", "uploading", "uploaded", "finishing", "processing", "published", "inbox",
-                 "failed")
+UPLOAD_STATES = ("assigned", "started", "uploading", "uploaded", "finishing", "processing", "lost", "published",
+                 "inbox", "failed")
 UPLOAD_DONE = ("published", "inbox")
 LANGUAGES = ("vi", "en")
 
@@ -205,6 +205,43 @@ MIGRATIONS: list[tuple[int, str, str]] = [
                                 "at" TIMESTAMP NOT NULL);
         CREATE TABLE platform_holds (platform VARCHAR NOT NULL, account_id BIGINT, until TIMESTAMP NOT NULL,
                                      reason VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL);
+        """,
+    ),
+    (
+        5,
+        "watching: scheduled runs and their outcomes, account health history, alerts",
+        """
+        CREATE SEQUENCE schedule_run_id_seq START 1;
+        CREATE TABLE schedule_runs (
+            id BIGINT PRIMARY KEY DEFAULT nextval('schedule_run_id_seq'),
+            task VARCHAR NOT NULL,
+            scheduled_for TIMESTAMP,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            outcome VARCHAR NOT NULL,
+            exit_code INTEGER,
+            detail VARCHAR
+        );
+        CREATE TABLE account_health (
+            account_id BIGINT NOT NULL,
+            "at" TIMESTAMP NOT NULL,
+            health DOUBLE NOT NULL,
+            components JSON NOT NULL
+        );
+        CREATE SEQUENCE alert_id_seq START 1;
+        CREATE TABLE alerts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('alert_id_seq'),
+            kind VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            account_id BIGINT,
+            message VARCHAR NOT NULL,
+            details JSON,
+            raised_at TIMESTAMP NOT NULL,
+            cleared_at TIMESTAMP,
+            webhook_state VARCHAR,
+            webhook_attempts INTEGER DEFAULT 0
+        );
         """,
     ),
 ]

@@ -66,13 +66,17 @@ class PolicyError(InputError):
 
 class RetryableError(FarmError, RuntimeError):
     """Transient trouble (network, 5xx, 429, a lost worker): worth retrying with backoff;
-    ``retry_after_s`` is the server's own hint when it gave one."""
+    ``retry_after_s`` is the server's own hint when it gave one. ``unanswered``: the request
+    may have reached the platform but no answer came back (a dropped connection, a stall),
+    so whether it took effect is unknown; an error answer, or a connection never opened,
+    says for sure that nothing happened."""
 
     exit_code = 75
 
-    def __init__(self, message: str = "", *, retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str = "", *, retry_after_s: float | None = None, unanswered: bool = False) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.unanswered = unanswered
 
 
 class SessionLostError(RetryableError):

@@ -141,9 +141,11 @@ def test_add_checks_its_options(ws, tmp_path):
         add_account(ws, "youtube", name="y", token_file=None)
     with pytest.raises(InputError, match="no such token file"):
         add_account(ws, "youtube", name="y", token_file=tmp_path / "missing")
-    add_account(ws, "tiktok", name="t", token_file=tok)
-    with pytest.raises(InputError, match="already exists"):
-        add_account(ws, "tiktok", name="t", token_file=tok)
+    first = add_account(ws, "tiktok", name="t", token_file=tok, daily_cap=7)
+    mark_reconnect(ws, first, "refused")
+    again = add_account(ws, "tiktok", name="t", token_file=token_file(tmp_path, "t2", "new-token-value"))
+    assert again["reconnected"] and again["id"] == first["id"] and again["daily_cap"] == 7
+    assert not again["needs_reconnect"] and load_tokens(ws, again).access_token.reveal() == "new-token-value"
     proc = run_farm("--workspace", str(ws.root), "accounts", "add", "tiktok", "--name", "x", "--token-file",
                     str(tmp_path / "nope"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "nope" in proc.stderr
@@ -205,3 +207,10 @@ def test_window_wraps_past_midnight():
     assert w.contains(datetime(2026, 1, 1, 23, 30)) and w.contains(datetime(2026, 1, 1, 1, 59))
     assert not w.contains(datetime(2026, 1, 1, 2, 0)) and not w.contains(datetime(2026, 1, 1, 12, 0))
     assert w.next_open(datetime(2026, 1, 1, 12, 0)) == datetime(2026, 1, 1, 22, 0)
+
+
+def test_an_expired_token_without_refresh_token_needs_a_reconnect(ws, tmp_path):
+    tok = token_file(tmp_path, "t", json.dumps({"access_token": ACCESS, "expires_at": "2020-01-01T00:00:00Z"}))
+    add_account(ws, "youtube", name="old", token_file=tok)
+    [row] = list_account_rows(ws)
+    assert row["state"] == "reconnect" and "expired" in " ".join(row["notes"])

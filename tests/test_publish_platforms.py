@@ -420,3 +420,84 @@ def test_the_long_running_publisher_stops_cleanly_on_sigterm(farm_env, tmp_path)
     assert _job_state(ws, job)[0] == "published"
     assert len(list((ws.root / "outbox" / "hand").glob("*.mp4"))) == 1
     assert len(list((ws.root / "outbox" / "hand").glob("*.json"))) == 1
+
+
+# -- what a review found: each of these once published twice, stuck or crashed ----------------------
+def test_facebook_reel_lost_from_view_after_its_finish_is_not_uploaded_again(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    with FakeFacebook() as fb:
+        video, job = _facebook(ws, tmp_path, fb, apply_env)
+        fb.fail("finish", "lose")
+        fb.fail("status", 404)
+        first = _publish(ws).outcomes
+        assert [o.status for o in first] == ["retry"]
+        [outcome] = _publish(ws).outcomes
+        assert outcome.status == "published", outcome
+        assert len(fb.reels) == 1 and list(fb.finish_calls.values()) == [1]
+
+
+def test_facebook_finish_refused_with_an_answer_is_sent_again_later(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    with FakeFacebook() as fb:
+        video, job = _facebook(ws, tmp_path, fb, apply_env)
+        fb.fail("finish", "rate")  # an answer: "limit reached", nothing done
+        assert [o.status for o in _publish(ws).outcomes] == ["retry"]
+        [outcome] = _publish(ws).outcomes
+        assert outcome.status == "published" and len(fb.reels) == 1
+        assert list(fb.finish_calls.values()) == [2]  # the refused one, then the one that published
+
+
+def test_a_job_left_publishing_by_a_crash_is_settled(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    _add(ws, tmp_path, "local", "--name", "hand")
+    job = ready_job(ws, vertical_video(ws.out_dir / "c.mp4"), platform=None)
+    assert [o.status for o in _publish(ws).outcomes] == ["published"]
+    with ws.catalog.write() as con:  # as if killed after the ledger's last write, before the job's
+        con.execute("UPDATE jobs SET state = 'publishing' WHERE id = ?", [job])
+    assert _publish(ws).outcomes == []
+    assert _job_state(ws, job)[0] == "published"
+
+
+def test_a_failing_search_for_a_lost_video_does_not_stop_the_sweep(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    with FakeYouTube() as yt:
+        video, job = _youtube(ws, tmp_path, yt, apply_env, pad=200_000)
+        _add(ws, tmp_path, "local", "--name", "hand")
+        other = ready_job(ws, vertical_video(ws.out_dir / "o.mp4"), platform="tiktok")  # goes to the outbox
+        yt.fail("chunk", "lose")
+        yt.fail("channels", 503, times=5)  # every try of the first search (4 retries)
+        outcomes = {o.job_id: o.status for o in _publish(ws).outcomes}
+        assert outcomes == {job: "retry", other: "published"}
+        with ws.catalog.read() as con:
+            assert catalogs.get_upload(con, job, "youtube")["state"] == "lost"
+        [outcome] = _publish(ws).outcomes  # the marker is looked for again before anything is sent
+        assert outcome.status == "published" and len(yt.videos) == 1 and yt.init_calls == 1
+
+
+def test_a_retried_job_may_be_published_again_after_a_refusal(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    with FakeFacebook() as fb:
+        video, job = _facebook(ws, tmp_path, fb, apply_env, seconds=2.0)
+        assert [o.status for o in _publish(ws).outcomes] == ["failed"]
+        vertical_video(video, seconds=4.0)  # fixed, as a re-render would
+        from farm.jobs import retry_jobs
+
+        retry_jobs(ws, job)
+        with ws.catalog.write() as con:
+            catalogs.move(con, job, "rendering")
+            catalogs.move(con, job, "ready", sets={"output_size_bytes": video.stat().st_size})
+        [outcome] = _publish(ws).outcomes
+        assert outcome.status == "published" and len(fb.reels) == 1
+
+
+def test_a_disabled_platform_account_keeps_its_jobs_waiting(farm_env, tmp_path):
+    ws, apply_env = farm_env
+    _add(ws, tmp_path, "local", "--name", "hand")
+    _add(ws, tmp_path, "tiktok", "--name", "tt", "--token-file", str(token_file(tmp_path, "t", "tok")))
+    from farm.publish import set_active
+
+    set_active(ws, "tiktok:tt", False)
+    job = ready_job(ws, vertical_video(ws.out_dir / "w.mp4"), platform="tiktok")
+    result = _publish(ws)
+    assert result.outcomes == [] and "disabled" in " ".join(result.assignments[0]["reasons"])
+    assert _job_state(ws, job)[0] == "ready"

@@ -15,10 +15,12 @@ ACCOUNT_COLUMNS_SHOWN = ["id", "platform", "name", "state", "privacy", "daily_ca
 
 # -- accounts -----------------------------------------------------------------------------
 def add_accounts(sub) -> None:
-    p = sub.add_parser("accounts", help="publishing accounts: add, list, enable, disable, remove, rotate-key")
+    p = sub.add_parser("accounts", help="publishing accounts: add (or reconnect), list, enable, disable, remove, "
+                       "rotate-key")
     asub = p.add_subparsers(dest="accounts_cmd", required=True, metavar="ACTION")
 
-    add = _leaf(asub, "add", help="add an account; its tokens are stored encrypted")
+    add = _leaf(asub, "add", help="add an account (an existing name: reconnect it with new tokens); its tokens are "
+                "stored encrypted")
     add.add_argument("platform", choices=catalogs.ACCOUNT_PLATFORMS)
     add.add_argument("--name", required=True, help="the account's name in the farm (e.g. its handle)")
     add.add_argument("--token-file", default=None, metavar="F",
@@ -30,8 +32,8 @@ def add_accounts(sub) -> None:
                      help="minutes between two posts at least (default 120)")
     add.add_argument("--window", default=None, metavar="HH:MM-HH:MM",
                      help="post only inside this daily window (publish.timezone; it may wrap past midnight)")
-    add.add_argument("--privacy", choices=catalogs.PRIVACY_MODES, default="public",
-                     help="public | private | self-only | inbox (TikTok drafts finished in the app)")
+    add.add_argument("--privacy", choices=catalogs.PRIVACY_MODES, default=None,
+                     help="public (default) | private | self-only | inbox (TikTok drafts finished in the app)")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_cmd_accounts_add)
 
@@ -60,9 +62,10 @@ def _cmd_accounts_add(args) -> int:
                       min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy)
     row = next(r for r in list_account_rows(ws) if r["id"] == acc["id"])
     if args.json:
-        print_json(row)
+        print_json({**row, "reconnected": acc.get("reconnected", False)})
     else:
-        print(f"added {row['platform']}:{row['name']} (id {row['id']}); its tokens are stored encrypted")
+        verb = "reconnected" if acc.get("reconnected") else "added"
+        print(f"{verb} {row['platform']}:{row['name']} (id {row['id']}); its tokens are stored encrypted")
         for note in row["notes"]:
             print(f"  note: {note}")
     return 0

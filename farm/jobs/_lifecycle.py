@@ -68,6 +68,7 @@ def retry_jobs(ws: Workspace, job_id: int | None = None) -> list[int]:
         for jid in ids:
             check_job_inputs(con, jid)  # media removed, replaced or not publishable since
             catalogs.move(con, jid, "pending", expect=("failed", "cancelled"), sets={"attempts": 0})
+            catalogs.delete_failed_uploads(con, jid)  # a failed upload may be tried again after the render
             catalogs.log_stage(con, jid, "retry", status="info", detail="sent back to pending by `farm queue retry`")
     return ids
 

@@ -11,13 +11,17 @@ next begins, so a crash anywhere is reconciled with the platform instead of re-p
     state = client.finish(token, session, request)  # Facebook's publish call; others: query/poll
     state = client.find(token, request)             # YouTube: the video by its marker, or None
 
+Once published, ``client.video_stats(token, remote_ids, privacy=...)`` reads each video's
+counts (:class:`VideoStats`), batched as each platform allows; a video the platform gives no
+counts for is ``available=False`` with a ``note`` saying why, never a row of zeros.
+
 Every method maps the platform's answers at this boundary to ``farm.errors``:
 ``RetryableError`` (dropped connection, stall past the read timeout, 5xx, 429, YouTube
 ``rateLimitExceeded``), ``SessionLostError`` (the session is gone: 404), ``QuotaError``
 with ``reset_at`` (YouTube ``quotaExceeded``/``uploadLimitExceeded``, TikTok
 ``spam_risk_too_many_posts``), ``AuthError`` (401, expired or revoked token, Facebook error
 190), ``PolicyError`` (anything else the platform refuses, with its reason). Idempotent
-calls (queries, status polls, account info, token refresh) are retried inside the client
+calls (queries, status polls, account info, token refresh, statistics) are retried inside the client
 by :func:`with_retries`; ``start``, ``send`` and ``finish`` are not: the publisher queries
 and resumes instead. No token ever appears in a URL, a message or a repr.
 """
@@ -36,6 +40,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from farm.errors import InputError, RetryableError, SessionLostError
+from farm.records import JsonRecord
 
 RemoteStatus = Literal["uploading", "uploaded", "processing", "published", "inbox", "failed", "gone"]
 """``uploading``: bytes still to send; ``uploaded``: every byte received, waiting for finish
@@ -191,6 +196,74 @@ class RemoteState:
     ``private`` on unverified projects; TikTok ``self-only``)."""
 
 
+STATS_PRIVACY: tuple[str, ...] = ("public", "private", "unlisted", "self-only", "inbox")
+"""The farm's privacy words that :meth:`PlatformClient.video_stats` takes for a post."""
+
+
+@dataclass(frozen=True)
+class VideoStats(JsonRecord):
+    """One published video's counts as the platform gives them.
+
+    ``available`` is False when the platform gives no statistics for the video (a private
+    TikTok post, a video deleted since, the local outbox); every count is then None and
+    ``note`` says why. A count that is None on an available video is one the platform does not
+    give (YouTube has no share count; a hidden like count), not a zero: an engagement rate
+    must leave it out and say so. ``note`` also names what is missing, e.g. ``"YouTube gives
+    no share count"``.
+    """
+
+    remote_id: str
+    available: bool
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.remote_id, str) or not self.remote_id:
+            raise InputError(f"VideoStats: remote_id must be a non-empty string, not {self.remote_id!r}")
+        if not isinstance(self.available, bool):
+            raise InputError(f"VideoStats: available must be true or false, not {self.available!r}")
+        for name in ("views", "likes", "comments", "shares"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"VideoStats {self.remote_id}: {name} must be a count (an int >= 0) or None, "
+                                 f"not {value!r}")
+            if not self.available:
+                raise InputError(f"VideoStats {self.remote_id}: an unavailable video has no {name}")
+        if self.note is not None and not isinstance(self.note, str):
+            raise InputError(f"VideoStats {self.remote_id}: note must be a string or None, not {self.note!r}")
+        if not self.available and not self.note:
+            raise InputError(f"VideoStats {self.remote_id}: an unavailable video needs a note saying why")
+
+    @classmethod
+    def unavailable(cls, remote_id: str, note: str) -> VideoStats:
+        return cls(remote_id, False, note=note)
+
+
+def parse_count(value: Any) -> int | None:
+    """A platform's count as an int: JSON ints, and the decimal strings YouTube sends (its counts
+    are unsigned 64-bit, which JSON numbers cannot carry); anything else is None (not given)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def batches(items: list[str], size: int) -> Iterator[list[str]]:
+    """``items`` in consecutive lists of at most ``size``."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 class PlatformClient:
     """The interface of a platform client; see the module docstring for the order of calls.
 
@@ -229,6 +302,52 @@ class PlatformClient:
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
         """New tokens from the refresh token (TikTok rotates it: the result's must be stored)."""
+        raise NotImplementedError
+
+    def video_stats(self, token: Secret, remote_ids: list[str], *,
+                    privacy: dict[str, str] | None = None) -> dict[str, VideoStats]:
+        """The counts of published videos, one :class:`VideoStats` per distinct id, in the order asked.
+
+        Requests are batched as the platform allows (YouTube 50 ids a request, TikTok 20,
+        Facebook one video a request) and retried inside the client like every idempotent read.
+        A video the platform gives nothing for is ``available=False`` with a note, not an error.
+
+        Args:
+            token: the account's access token (sent in a header only).
+            remote_ids: the platform's ids of the account's published videos (``RemoteState.remote_id``).
+            privacy: the farm's privacy word per id (public | private | unlisted | self-only |
+                inbox; an id left out counts as public). TikTok gives statistics of public
+                posts only: the others are answered unavailable without a request.
+
+        Returns:
+            ``{remote_id: VideoStats}``; an empty list asks nothing and returns ``{}``.
+
+        Raises:
+            InputError: an empty or non-string id, or a privacy word outside the list above.
+            AuthError, QuotaError, PolicyError: as the platform answers (module docstring);
+            RetryableError: still failing after ``settings.max_retries`` retries.
+
+        Example::
+
+            stats = client.video_stats(token, ["dQw4w9WgXcQ"])
+            stats["dQw4w9WgXcQ"].views
+        """
+        ids = list(dict.fromkeys(remote_ids))  # distinct, in the order asked
+        for remote_id in ids:
+            if not isinstance(remote_id, str) or not remote_id.strip():
+                raise InputError(f"{self.platform} statistics: invalid video id ({remote_id!r})")
+        words = dict(privacy or {})
+        for remote_id, word in words.items():
+            if word not in STATS_PRIVACY:
+                raise InputError(f"{self.platform} statistics: invalid privacy ({word!r}) for video {remote_id}. "
+                                 f"Supported: {', '.join(STATS_PRIVACY)}.")
+        if not ids:
+            return {}
+        found = self._video_stats(token, ids, {i: words.get(i, "public") for i in ids})
+        return {i: found[i] for i in ids}
+
+    def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
+        """Each platform's statistics call: ``ids`` distinct and checked, ``privacy`` one word per id."""
         raise NotImplementedError
 
 
@@ -273,7 +392,8 @@ def transport_error(err: httpx.TransportError, *, what: str) -> RetryableError:
     kind = ("timed out (stalled)" if isinstance(err, httpx.TimeoutException)
             else "connection dropped" if isinstance(err, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
             else "cannot connect" if isinstance(err, httpx.ConnectError) else "network error")
-    return RetryableError(f"{what}: {kind} ({type(err).__name__})")
+    never_sent = isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout))
+    return RetryableError(f"{what}: {kind} ({type(err).__name__})", unanswered=not never_sent)
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -118,13 +118,16 @@ def check_privacy(platform: str, privacy: str) -> str:
 
 def add_account(ws: Workspace, platform: str, *, name: str, token_file: str | Path | None,
                 refresh_token_file: str | Path | None = None, page_id: str | None = None, daily_cap: int | None = None,
-                min_gap_min: int | None = None, window: str | None = None, privacy: str = "public") -> dict:
-    """Store a new account with its tokens encrypted; returns its public row."""
+                min_gap_min: int | None = None, window: str | None = None, privacy: str | None = None) -> dict:
+    """Store a new account with its tokens encrypted; returns its public row (``reconnected``: True
+    when the account existed: its tokens are replaced, its reconnect mark cleared, and the options
+    given change; the rest, its uploads included, stays)."""
     if platform not in catalogs.ACCOUNT_PLATFORMS:
         raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.ACCOUNT_PLATFORMS)}.")
     if not _NAME.match(name or ""):
         raise InputError(f"Invalid account name ({name!r}). Supported: 1-64 letters, digits, '.', '_', '-', '@'.")
-    check_privacy(platform, privacy)
+    if privacy is not None:
+        check_privacy(platform, privacy)
     if platform == "facebook" and not page_id:
         raise InputError("a facebook account needs --page-id (the Page that publishes the reels)")
     if platform != "facebook" and page_id:
@@ -145,8 +148,13 @@ def add_account(ws: Workspace, platform: str, *, name: str, token_file: str | Pa
     if refresh_token_file is not None:
         refresh = read_token_file(refresh_token_file, what="refresh token")
         tokens = TokenSet(tokens.access_token, refresh.access_token, tokens.expires_at, tokens.refresh_expires_at)
-    row = {"platform": platform, "username": name, "page_id": page_id, "privacy": privacy,
-           "window_start": win.start if win else None, "window_end": win.end if win else None}
+    row = {"platform": platform, "username": name}
+    if page_id is not None:
+        row["page_id"] = page_id
+    if privacy is not None:
+        row["privacy"] = privacy
+    if win is not None:
+        row.update(window_start=win.start, window_end=win.end)
     if daily_cap is not None:
         row["daily_cap"] = int(daily_cap)
     if min_gap_min is not None:
@@ -161,9 +169,17 @@ def add_account(ws: Workspace, platform: str, *, name: str, token_file: str | Pa
                    refresh_blob=ring.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
                    refresh_expires_at=tokens.refresh_expires_at)
     with ws.catalog.write() as con:
+        existing = [a for a in catalogs.list_accounts(con, platform=platform) if a["username"] == name]
+        if existing:
+            account_id = existing[0]["id"]
+            sets = {k: v for k, v in row.items() if k not in ("platform", "username")}
+            catalogs.update_account(con, account_id, needs_reconnect=False, reconnect_reason=None, **sets)
+            catalogs.log_stage(con, None, "account", status="info", detail=f"reconnected {platform}:{name} "
+                               f"(id {account_id}): new tokens")
+            return {**catalogs.find_account(con, account_id), "reconnected": True}
         account_id = catalogs.insert_account(con, row)
         catalogs.log_stage(con, None, "account", status="info", detail=f"added {platform}:{name} (id {account_id})")
-        return catalogs.find_account(con, account_id)
+        return {**catalogs.find_account(con, account_id), "reconnected": False}
 
 
 def privacy_notice(account: dict, settings) -> str | None:
@@ -205,6 +221,10 @@ def account_status(account: dict, now: datetime) -> tuple[str, str | None]:
             return "reconnect", "its Page token expired (Page tokens cannot be refreshed)"
         if exp - now <= WARN_EXPIRY:
             return "expiring", f"its Page token expires {exp:%Y-%m-%d %H:%M} UTC; reconnect before then"
+    exp_at = account.get("token_expires_at")
+    if exp_at is not None and exp_at <= now and not account.get("has_refresh_token", True) \
+            and account["platform"] != "local":
+        return "reconnect", "its token expired and there is no refresh token"
     rexp = account.get("refresh_expires_at")
     if rexp is not None:
         if rexp <= now:
@@ -267,6 +287,14 @@ def rotate_key(ws: Workspace) -> dict:
     decrypts everything. With the environment: tokens move to the first key listed, and the
     user drops the others from the variable afterwards.
     """
+    from farm.locks import WorkspaceLock
+
+    # a publisher decrypting tokens meanwhile would hold keys about to be dropped
+    with WorkspaceLock(ws.state_dir / "publish.lock", what="farm publish").acquire(wait_s=ws.settings.queue.lock_wait_s):
+        return _rotate_key(ws)
+
+
+def _rotate_key(ws: Workspace) -> dict:
     ring = keyring(ws)
     from_env = ring.source == "FARM_SECRET_KEYS"
     if not from_env:

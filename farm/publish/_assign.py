@@ -64,12 +64,14 @@ class Target:
     wait: str | None = None  # why nobody could take it now ("quota ...", "no account ...")
 
 
-def job_targets(job: dict, active_platforms: set[str]) -> list[str]:
+def job_targets(job: dict, active_platforms: set[str], account_platforms: set[str] | None = None) -> list[str]:
     """The platforms a job goes to: its own platform (a job without one: every platform with an
-    active account). The local outbox stands in, once, for the wanted platforms that have no
-    active account, when there is a local account: it is how people who post by hand publish."""
-    wanted = [job["platform"]] if job.get("platform") else [p for p in REAL_PLATFORMS if p in active_platforms]
-    served = [p for p in wanted if p in active_platforms]
+    account). The local outbox stands in, once, for the wanted platforms that have no account at
+    all, when there is an active local account: it is how people who post by hand publish. A
+    platform whose accounts are only disabled or need a reconnect keeps its jobs waiting."""
+    have = set(active_platforms) | set(account_platforms or ())
+    wanted = [job["platform"]] if job.get("platform") else [p for p in REAL_PLATFORMS if p in have]
+    served = [p for p in wanted if p in have]
     if "local" in active_platforms and (len(served) < len(wanted) or not wanted):
         served.append("local")
     return served or wanted
@@ -98,6 +100,10 @@ class Planner:
 
     def active_platforms(self) -> set[str]:
         return {a["platform"] for a in self.accounts if a["active"] and not a.get("needs_reconnect")}
+
+    def account_platforms(self) -> set[str]:
+        """Platforms with any account, enabled or not."""
+        return {a["platform"] for a in self.accounts}
 
     # -- limits ----------------------------------------------------------------------
     def _hold(self, platform: str, account_id: int) -> dict | None:

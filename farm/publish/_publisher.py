@@ -52,7 +52,8 @@ from farm.publish._assign import PACIFIC, Planner, job_targets, next_midnight_ut
 from farm.publish._steps import StepRunner, error_from_dict
 from farm.workspace import Workspace
 
-IN_FLIGHT = ("started", "uploading", "uploaded", "finishing", "processing")
+IN_FLIGHT = ("started", "uploading", "uploaded", "finishing", "processing", "lost")
+"""Ledger states a run resumes (``lost``: the session is gone, nothing published; the marker and account stay)."""
 PROCESSING_WAIT_S = 120.0
 """How long one run polls a video the platform is still processing before leaving it to the next run."""
 POLL_S = 3.0  # TikTok allows 30 status fetches a minute per token
@@ -247,7 +248,13 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
         ctx.fresh_tokens(account)
         session: RemoteSession | None = None
         state: RemoteState
-        if row["state"] == "assigned":
+        if row["state"] == "lost" and platform == "youtube":
+            found = yield from call("find")  # the video may have shown up since the session was lost
+            if found:
+                state = RemoteState(**found)
+                return done("published", f"found by its marker {state.remote_url or ''}", state=state,
+                            ledger_state="published")
+        if row["state"] in ("assigned", "lost"):
             info = yield from call("account_info")
             info = AccountInfo(**{k: tuple(v) if isinstance(v, list) else v for k, v in info.items()})
             _check_before_upload(request, platform, info, account, job)
@@ -301,8 +308,12 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
                         ctx.ledger(job["id"], platform, state="finishing", finish_requested_at=ctx.now())
                         try:
                             state = RemoteState(**(yield from call("finish", session=session.as_dict())))
-                        except RetryableError:
-                            state = yield from _query(call, session)  # never a second finish: ask instead
+                        except RetryableError as err:
+                            if not err.unanswered:  # refused with an answer (a limit, a 5xx): it did nothing
+                                ctx.ledger(job["id"], platform, state="uploaded", finish_requested_at=None)
+                                return done("retry", f"the finish was refused ({err}); sent again on the next run",
+                                            error=err)
+                            state = yield from _query(call, session)  # no answer: never a second finish, ask
                     else:
                         if ctx.now() - asked > FINISH_GRACE:
                             err = PolicyError(f"{label}: Facebook has not acted on the finish sent "
@@ -334,15 +345,26 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
                 ctx.sleep(err.retry_after_s if err.retry_after_s is not None else backoff_s(failures))
                 state = yield from _query(call, session)
     except SessionLostError as err:
+        with ws.catalog.read() as con:
+            now_row = catalogs.get_upload(con, job["id"], platform)
+        if now_row["finish_requested_at"] is not None or now_row["state"] in ("uploaded", "finishing", "processing"):
+            # every byte is in (or the finish went out): starting again could post it twice
+            return done("retry", f"{err}; the platform may hold the whole video: asked again next run, never "
+                                 "uploaded twice", error=err)
+        ctx.ledger(job["id"], platform, state="lost", remote_session=None, sent_bytes=0, finish_requested_at=None,
+                   error_class=type(err).__name__, error_message=str(err)[:2000])
         if platform == "youtube":
-            found = yield from call("find")
+            try:
+                found = yield from call("find")
+            except FarmError as find_err:
+                return done("retry", f"{err}; looking for the video by its marker failed ({find_err}); "
+                                     "looked for again next run", error=find_err)
             if found:
                 state = RemoteState(**found)
                 return done("published", f"found by its marker after the session was lost {state.remote_url or ''}",
                             state=state, ledger_state="published")
-        # Nothing was published under this session: start again from nothing, with the same marker.
-        ctx.ledger(job["id"], platform, state="assigned", remote_session=None, sent_bytes=0, finish_requested_at=None,
-                   error_class=type(err).__name__, error_message=str(err)[:2000])
+        # Nothing was published under this session: the next run looks again (YouTube) and starts a new
+        # session with the same marker and account.
         return done("retry", f"{err}; the upload starts again on the next run (nothing was published)")
     except QuotaError as err:
         reset = err.reset_at or next_midnight_utc(ctx.now(), PACIFIC)
@@ -351,8 +373,11 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
             catalogs.add_hold(con, platform, account_id=scope, until=reset, reason=f"{platform} quota spent")
         if row["state"] == "assigned":
             give_back()
-        return done("waiting", f"{platform} quota spent; the job stays ready and waits for the reset at "
-                               f"{reset:%Y-%m-%d %H:%M} UTC ({err})", error=None)
+            what = "the job stays ready and waits"
+        else:
+            what = "the upload waits"
+        return done("waiting", f"{platform} quota spent; {what} for the reset at {reset:%Y-%m-%d %H:%M} UTC ({err})",
+                    error=None)
     except AuthError as err:
         if row["state"] == "assigned":
             give_back()
@@ -549,12 +574,18 @@ def sweep(ws: Workspace, *, platform: str | None = None, dry_run: bool = False, 
         active = planner.active_platforms()
         busy = {(u["job_id"], u["platform"]) for u in resume}
         for u in resume:
-            work.append((catalogs.get_job(con, u["job_id"]), u["platform"], catalogs.find_account(con, u["account_id"])))
+            acc = catalogs.find_account(con, u["account_id"])
+            if acc.get("needs_reconnect"):  # its token is dead: the upload waits for the user
+                result.assignments.append({"job_id": u["job_id"], "platform": u["platform"], "account": None,
+                                           "wait": f"{u['platform']}:{acc['username']} needs reconnect (an upload "
+                                                   "is under way on it)", "reasons": []})
+                continue
+            work.append((catalogs.get_job(con, u["job_id"]), u["platform"], acc))
         seen_notice: set[int] = set()
         for job in jobs:
             rows = {u["platform"]: u for u in catalogs.list_uploads(con, job_id=job["id"])
                     if u["state"] != "assigned" or dry_run}
-            targets = list(dict.fromkeys([*job_targets(job, active), *rows]))
+            targets = list(dict.fromkeys([*job_targets(job, active, planner.account_platforms()), *rows]))
             targets_of[job["id"]] = targets
             why = _refuse_unknown_rights(con, job)
             if why is not None:
@@ -590,10 +621,15 @@ def sweep(ws: Workspace, *, platform: str | None = None, dry_run: bool = False, 
     for a in result.assignments:
         if a["account"] is None and a["wait"]:
             reporter.note(f"job {a['job_id']} -> {a['platform']}: waiting: {a['wait']}")
+    # a job whose uploads all ended (a run killed before it recorded the job's state): settle it now
+    in_work = {job["id"] for job, _, _ in work}
+    for job in jobs:
+        if job["state"] == "publishing" and job["id"] not in in_work:
+            _settle_job(ws, job["id"], targets_of[job["id"]])
     if not work:
         return result
     for job, plat, _ in work:
-        targets = targets_of.setdefault(job["id"], job_targets(job, active))
+        targets = targets_of.setdefault(job["id"], job_targets(job, active, planner.account_platforms()))
         if plat not in targets:
             targets.append(plat)
     runner = StepRunner(ws.root, transport=transport, sleep=sleep)

@@ -19,7 +19,7 @@ STEP_KINDS = ("account_info", "start", "send", "query", "finish", "find")
 
 def error_to_dict(err: BaseException) -> dict:
     out = {"error_class": type(err).__name__, "message": str(err)}
-    for attr in ("reason", "retry_after_s", "reset_at"):
+    for attr in ("reason", "retry_after_s", "reset_at", "unanswered"):
         if getattr(err, attr, None) is not None:
             value = getattr(err, attr)
             out[attr] = value.isoformat() if hasattr(value, "isoformat") else value
@@ -41,7 +41,7 @@ def error_from_dict(d: dict) -> FarmError:
         reset = d.get("reset_at")
         return klass(message, reset_at=datetime.fromisoformat(reset) if reset else None)
     if issubclass(klass, farm_errors.RetryableError):
-        return klass(message, retry_after_s=d.get("retry_after_s"))
+        return klass(message, retry_after_s=d.get("retry_after_s"), unanswered=bool(d.get("unanswered")))
     return klass(message)
 
 
@@ -71,6 +71,16 @@ class StepRunner:
     def close(self) -> None:
         self.http.close()
 
+    def _decrypt(self, blob: bytes, account: str):
+        """The token; the keys are read again once when they fail (``rotate-key`` ran meanwhile)."""
+        from farm.publish._secrets import load_keyring
+
+        try:
+            return self.keyring.decrypt(blob, what=f"account {account}")
+        except farm_errors.InputError:
+            self.keyring = load_keyring(self.root / ".farm")
+            return self.keyring.decrypt(blob, what=f"account {account}")
+
     def client(self, platform: str, account_name: str):
         from farm.platforms import client_for
 
@@ -87,7 +97,7 @@ class StepRunner:
                 raise farm_errors.InputError(f"unknown upload step {kind!r}")
             client = self.client(step["platform"], step["account"])
             blob = step.get("token_blob")
-            token = self.keyring.decrypt(blob, what=f"account {step['account']}") if blob else None
+            token = self._decrypt(blob, step["account"]) if blob else None
             request = UploadRequest.from_dict(step["request"]) if step.get("request") else None
             session = RemoteSession.from_dict(step["session"]) if step.get("session") else None
             if kind == "account_info":
