@@ -22,7 +22,9 @@ METRIC_SETS = {
     "metrics": (
         "posts",
         "SELECT NULL::VARCHAR AS upload, NULL::TIMESTAMP AS at, NULL::BIGINT AS views, NULL::BIGINT AS likes, "
-        "NULL::BIGINT AS comments, NULL::BIGINT AS shares, NULL::DOUBLE AS engagement_rate, NULL::VARCHAR AS date WHERE false",
+        "NULL::BIGINT AS comments, NULL::BIGINT AS shares, NULL::DOUBLE AS engagement_rate, NULL::BIGINT AS job_id, "
+        "NULL::VARCHAR AS platform, NULL::BIGINT AS account_id, NULL::VARCHAR AS remote_id, NULL::BOOLEAN AS available, "
+        "NULL::BOOLEAN AS shares_missing, NULL::VARCHAR AS note, NULL::VARCHAR AS date WHERE false",
     ),
 }
 

@@ -145,6 +145,22 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("sweep_interval_s", 300.0, "how often `farm publish` without --once looks for due jobs", low=0,
                low_open=True),
     ),
+    # cron expressions (minute hour day-of-month month day-of-week), in this machine's time zone
+    "schedule": (
+        Option("nightly", "0 1 * * *", "the nightly render (farm nightly)"),
+        Option("publish", "*/5 * * * *", "the publish sweep (farm publish --once)"),
+        Option("monitor", "30 6 * * *", "statistics, account health and alerts (farm monitor --once)"),
+        Option("cleanup", "0 4 * * 0", "weekly cleanup of processed source media (farm media cleanup)"),
+        Option("cleanup_days", 30.0, "the cleanup deletes processed sources older than this", low=0, low_open=True),
+    ),
+    "alerts": (
+        Option("webhook_url", "", "POST each new alert as JSON here (empty: log and `farm alerts` only)"),
+        Option("webhook_timeout_s", 5.0, "one webhook request's time limit", low=0, low_open=True, high=60),
+        Option("webhook_retries", 3, "retries of a failed webhook POST, with backoff", low=0, high=10),
+        Option("health_threshold", 80, "an account's health under this raises an alert", low=0, high=100),
+        Option("failed_batch_percent", 5.0, "a night's batch with more failed jobs than this raises an alert", low=0,
+               high=100),
+    ),
 }
 _OPTIONS = {(section, o.key): o for section, opts in SCHEMA.items() for o in opts}
 
@@ -277,8 +293,27 @@ class PublishSettings:
     sweep_interval_s: float = _d("publish", "sweep_interval_s")
 
 
+@dataclass(frozen=True)
+class ScheduleSettings:
+    nightly: str = _d("schedule", "nightly")
+    publish: str = _d("schedule", "publish")
+    monitor: str = _d("schedule", "monitor")
+    cleanup: str = _d("schedule", "cleanup")
+    cleanup_days: float = _d("schedule", "cleanup_days")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhook_url: str = _d("alerts", "webhook_url")
+    webhook_timeout_s: float = _d("alerts", "webhook_timeout_s")
+    webhook_retries: int = _d("alerts", "webhook_retries")
+    health_threshold: int = _d("alerts", "health_threshold")
+    failed_batch_percent: float = _d("alerts", "failed_batch_percent")
+
+
 _SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings,
-             "ai": AiSettings, "promo": PromoSettings, "platforms": PlatformSettings, "publish": PublishSettings}
+             "ai": AiSettings, "promo": PromoSettings, "platforms": PlatformSettings, "publish": PublishSettings,
+             "schedule": ScheduleSettings, "alerts": AlertSettings}
 
 
 @dataclass(frozen=True)
@@ -291,6 +326,8 @@ class Settings:
     promo: PromoSettings = field(default_factory=PromoSettings)
     platforms: PlatformSettings = field(default_factory=PlatformSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @classmethod
     def load(cls, path: Path) -> Settings:

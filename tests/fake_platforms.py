@@ -31,8 +31,14 @@ Shared by the three (``fake`` is any of them):
 - ``fake.requests`` ``[(method, route, headers)]`` (lower-case header names; no Authorization, Host,
   Connection, Accept, Accept-Encoding, User-Agent); ``fake.paths`` the raw request paths with their query;
   ``fake.errors`` tracebacks of bugs in the fake itself (answered 500).
+- Statistics (route ``stats`` on each): a video the fake holds has counts derived from its id
+  (:func:`default_stats`: the same id, the same counts); ``fake.set_stats(remote_id, views=..., likes=...,
+  comments=..., shares=...)`` replaces the counts named (``None``: the platform gives none, so the answer
+  leaves it out); ``fake.stats_of(remote_id)`` the counts answered. ``add_video``/``add_post``/``add_reel``
+  (below) make a published video without an upload, for tests that need many.
 
-``FakeYouTube`` (routes ``init``, ``chunk``, ``query``, ``token``, ``channels``, ``playlistItems``, ``videos``):
+``FakeYouTube`` (routes ``init``, ``chunk``, ``query``, ``token``, ``channels``, ``playlistItems``, ``videos``,
+``stats``):
 ``add_token(access, refresh=None, channel="UC1")`` (uploads playlist ``"UU" + channel[2:]``);
 ``force_private``; ``init_calls``; ``videos`` (dicts ``id, title, description, tags, privacyStatus, size,
 sha256, channel, metadata``); ``sessions`` (a snapshot: upload_id -> ``size, received, lost, video_id``).
@@ -43,9 +49,13 @@ Chunks must start at the bytes held and be multiples of 256 KiB but the last (el
 creates the video (201 with the resource). A query answers 308 (``Range`` when bytes are held), 200 with
 the video, or 404 when the session is gone. Session URLs take no token; one that is sent must be valid.
 The token endpoint checks ``cid``/``csecret`` and answers a new ``access-N`` (``expires_in`` 3599); the
-refresh token stays valid.
+refresh token stays valid. ``add_video(channel="UC1", privacy="public", title=...)`` -> its id. ``stats`` is
+``GET /youtube/v3/videos`` whose ``part`` names ``statistics`` (1 to 50 ``id``s, else 400): ``items`` for the
+videos it holds that the token may see (another channel's private video is left out, like an unknown id),
+each ``{"id", "statistics": {"viewCount", "likeCount", "favoriteCount", "commentCount"}}`` as strings, a count
+set to None left out, and no share count (YouTube has none); faults ``"quota"``/``"rate"`` as above.
 
-``FakeTikTok`` (routes ``creator_info``, ``init``, ``inbox_init``, ``chunk``, ``status``, ``token``):
+``FakeTikTok`` (routes ``creator_info``, ``init``, ``inbox_init``, ``chunk``, ``status``, ``token``, ``stats``):
 ``add_token(access, refresh=None, open_id="open-1")``; ``creator_info`` (the dict answered);
 ``audited`` (default True); ``processing_polls`` (default 1); ``fail_next_publish`` (a fail_reason);
 ``inits_per_minute`` (6), ``status_per_minute`` (30), ``upload_url_ttl_s`` (3600); ``init_calls``;
@@ -61,8 +71,14 @@ Chunks go in order, each exactly its range (``Content-Type`` video/mp4): 206, th
 (a resend after that: 201). Status: ``PROCESSING_UPLOAD`` with ``uploaded_bytes`` until complete, then
 ``processing_polls`` more, then ``PUBLISH_COMPLETE`` (``publicaly_available_post_id: [n]``),
 ``SEND_TO_USER_INBOX`` or ``FAILED``. The token endpoint (``ckey``/``csecret``) rotates both tokens.
+``add_post(privacy_level="PUBLIC_TO_EVERYONE", open_id="open-1", title=...)`` -> its post id (a string).
+``stats`` is ``POST /v2/video/query/?fields=...`` (Video Object fields, else 400) with JSON
+``{"filters": {"video_ids": [...]}}`` (1 to 20 strings, else 400 ``invalid_params``), ``stats_per_minute``
+(600) per token: ``data.videos`` holds the token's published ``PUBLIC_TO_EVERYONE`` posts among the ids, with
+the fields asked (a count set to None left out); any other id (a ``SELF_ONLY`` post, another creator's, an
+unknown one) is absent. Fault ``"rate"``.
 
-``FakeFacebook`` (routes ``start``, ``upload``, ``status``, ``finish``):
+``FakeFacebook`` (routes ``start``, ``upload``, ``status``, ``finish``, ``stats``):
 ``add_token(page_token, page_id="1001")``; ``keep_on_drop`` (a dropped or held upload keeps what was
 read); ``publish_polls`` (default 0); ``fail_next_publish`` (an error message for the next finish);
 ``reels_per_day`` (30 finishes a Page in 24 h, then 400 code 4); ``finish_calls`` (video_id -> calls
@@ -73,6 +89,14 @@ OAuthException), ``"lose"`` (upload, finish: processed, no answer). The upload h
 bytes held (else 400 code 100); finish needs every byte (else 400 code 6000) and works once (else 400);
 status shows ``publishing_phase`` ``not_started`` before finish, ``in_progress`` for ``publish_polls``
 polls after it, then ``complete`` (or ``error`` with ``fail_next_publish``).
+``add_reel(page_id="1001", description=...)`` -> its video id. ``stats`` is
+``GET /v24.0/{video_id}/video_insights?metric=a,b&period=lifetime`` (metrics of :data:`REELS_METRICS`, all
+of them when none is named; another name or period is 400 code 100): an unknown video is 400 code 100
+subcode 33, another Page's token 400 code 200, a reel not published ``{"data": []}``; else ``data`` rows
+``{"name", "period": "lifetime", "values": [{"value"}], "title", "description", "id"}``:
+``blue_reels_play_count`` the views, ``post_video_likes_by_reaction_type`` the likes split into
+``REACTION_LIKE``/``REACTION_LOVE``, ``post_video_social_actions`` ``{"COMMENT", "SHARE"}`` (empty buckets
+left out, as Graph does; a metric whose counts are None is left out). Faults ``"rate"``, ``"auth190"``.
 """
 
 from __future__ import annotations
@@ -97,6 +121,18 @@ MIB = 1024 * KIB
 STATUS_FAULTS = frozenset({400, 401, 403, 404, 429, 500, 502, 503})
 COMMON_FAULTS = frozenset({"drop", "stall"})
 _UNLOGGED_HEADERS = frozenset({"authorization", "host", "connection", "accept", "accept-encoding", "user-agent"})
+STAT_NAMES = ("views", "likes", "comments", "shares")
+_KEEP: Any = object()  # set_stats: a count not named keeps its value
+
+
+def default_stats(remote_id: str) -> dict[str, int]:
+    """The counts a fake answers for a video it holds when ``set_stats`` said nothing: derived
+    from the id alone (the same id gives the same counts in every run), likes 3-9 % of views,
+    comments and shares 0.1-0.5 %."""
+    h = int.from_bytes(hashlib.sha256(f"stats:{remote_id}".encode()).digest()[:8], "big")
+    views = 500 + h % 50_000
+    return {"views": views, "likes": views * (3 + h % 7) // 100, "comments": views * (1 + (h >> 8) % 5) // 1000,
+            "shares": views * (1 + (h >> 16) % 5) // 1000}
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -176,6 +212,7 @@ class _FakeServer:
         self._seen_tokens: set[str] = set()
         self._conns: set[socket.socket] = set()
         self._counter = 0
+        self._stats: dict[str, dict[str, int | None]] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._address: tuple[str, int] | None = None
@@ -215,6 +252,24 @@ class _FakeServer:
             raise ValueError(f"times must be a positive int, not {times!r}")
         with self._lock:
             self._faults.setdefault(route, deque()).extend([fault] * times)
+
+    def set_stats(self, remote_id: str, *, views: Any = _KEEP, likes: Any = _KEEP, comments: Any = _KEEP,
+                  shares: Any = _KEEP) -> None:
+        """The counts the ``stats`` route answers for ``remote_id`` from now on: a count named
+        replaces the default (:func:`default_stats`), ``None`` means the platform gives none."""
+        given = {"views": views, "likes": likes, "comments": comments, "shares": shares}
+        for name, value in given.items():
+            if value is not _KEEP and value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                                             or value < 0):
+                raise ValueError(f"{name} must be an int >= 0 or None, not {value!r}")
+        with self._lock:
+            kept = self._stats.setdefault(str(remote_id), {})
+            kept.update({name: value for name, value in given.items() if value is not _KEEP})
+
+    def stats_of(self, remote_id: str) -> dict[str, int | None]:
+        """The counts the ``stats`` route answers for ``remote_id`` (if the fake holds it)."""
+        with self._lock:
+            return {**default_stats(str(remote_id)), **self._stats.get(str(remote_id), {})}
 
     def hold_at(self, bytes_total: int) -> None:
         """Block the upload that reaches ``bytes_total`` bytes until :meth:`release` (once)."""
@@ -567,6 +622,7 @@ class FakeYouTube(_FakeServer):
         "channels": frozenset({"quota", "rate"}),
         "playlistItems": frozenset({"quota", "rate"}),
         "videos": frozenset({"quota", "rate"}),
+        "stats": frozenset({"quota", "rate"}),
     }
     UPLOAD_ROUTES = frozenset({"chunk"})
     CLIENT_ID = "cid"
@@ -612,6 +668,8 @@ class FakeYouTube(_FakeServer):
             return "token", {}
         if method == "GET" and path.startswith(self.API_PREFIX):
             name = path[len(self.API_PREFIX):]
+            if name == "videos" and "statistics" in query.get("part", "").split(","):
+                return "stats", {}
             if name in ("channels", "playlistItems", "videos"):
                 return name, {}
         return None, {}
@@ -801,6 +859,46 @@ class FakeYouTube(_FakeServer):
             body["nextPageToken"] = f"p{start + per_page}"
         return Reply(200, body)
 
+    def add_video(self, *, channel: str = "UC1", privacy: str = "public", title: str = "Seeded video") -> str:
+        """A published video on ``channel`` without an upload (for statistics tests); its id."""
+        if privacy not in ("public", "private", "unlisted"):
+            raise ValueError(f"privacy {privacy!r}: public, private or unlisted")
+        meta = {"snippet": {"title": title, "description": "", "tags": [], "categoryId": "22"},
+                "status": {"privacyStatus": privacy}}
+        with self._lock:
+            video = self._create_video({"meta": meta, "size": 0, "data": b"", "channel": channel})
+            video["privacyStatus"] = privacy
+            return video["id"]
+
+    def _on_stats(self, req: _Req) -> Reply:
+        channel = self._owner(req)
+        parts = req.query.get("part", "").split(",")
+        if set(parts) - {"id", "snippet", "status", "statistics"}:
+            raise Answer(self._err(400, "invalidPart", f"the fake answers id, snippet, status, statistics, "
+                                                       f"not {req.query.get('part')!r}"))
+        ids = [i for i in req.query.get("id", "").split(",") if i]
+        if not ids:
+            raise Answer(self._err(400, "missingRequiredParameter", "No filter selected. Expected one of: id"))
+        if len(ids) > 50:
+            raise Answer(self._err(400, "invalidParameter", "at most 50 ids"))
+        by_id = {v["id"]: v for v in self.videos}
+        items = []
+        for i in ids:
+            v = by_id.get(i)
+            # Another channel's private video is not there for this token: left out, like a deleted one.
+            if v is None or (v["privacyStatus"] == "private" and v["channel"] != channel):
+                continue
+            resource = self._resource(v)
+            item = {"kind": resource["kind"], "etag": resource["etag"], "id": v["id"]}
+            item.update({part: resource[part] for part in ("snippet", "status") if part in parts})
+            counts = self.stats_of(v["id"])
+            statistics = {"viewCount": counts["views"], "likeCount": counts["likes"], "favoriteCount": 0,
+                          "commentCount": counts["comments"]}  # YouTube has no share count
+            item["statistics"] = {k: str(n) for k, n in statistics.items() if n is not None}  # strings, as YouTube's
+            items.append(item)
+        return Reply(200, {"kind": "youtube#videoListResponse",
+                           "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}, "items": items})
+
     def _on_videos(self, req: _Req) -> Reply:
         self._owner(req)
         ids = [i for i in req.query.get("id", "").split(",") if i]
@@ -869,13 +967,17 @@ class FakeTikTok(_FakeServer):
         "chunk": frozenset({"lose"}),
         "status": frozenset({"rate"}),
         "token": frozenset(),
+        "stats": frozenset({"rate"}),
     }
     UPLOAD_ROUTES = frozenset({"chunk"})
     CLIENT_KEY = "ckey"
     CLIENT_SECRET = "csecret"
     _PATHS: ClassVar[dict[str, str]] = {"/v2/post/publish/creator_info/query/": "creator_info", "/v2/post/publish/video/init/": "init",
               "/v2/post/publish/inbox/video/init/": "inbox_init", "/v2/post/publish/status/fetch/": "status",
-              "/v2/oauth/token/": "token"}
+              "/v2/oauth/token/": "token", "/v2/video/query/": "stats"}
+    VIDEO_FIELDS = frozenset({"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
+                              "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
+                              "share_count", "view_count"})
 
     def __init__(self, *, stall_s: float = 5.0) -> None:
         super().__init__(stall_s=stall_s)
@@ -890,6 +992,8 @@ class FakeTikTok(_FakeServer):
         self.fail_next_publish: str | None = None
         self.inits_per_minute = 6
         self.status_per_minute = 30
+        self.stats_per_minute = 600
+        self._post_owner: dict[str, str] = {}  # post_id -> open_id, for published posts
         self.upload_url_ttl_s = 3600.0
         self.init_calls = 0
         self.posts: list[dict[str, Any]] = []
@@ -1072,12 +1176,56 @@ class FakeTikTok(_FakeServer):
             else:
                 post["status"] = "PUBLISH_COMPLETE"
                 post["post_id"] = 7400000000000000000 + self.posts.index(post) + 1
+                self._post_owner[str(post["post_id"])] = open_id
         data: dict[str, Any] = {"status": post["status"], "uploaded_bytes": post["size"]}
         if post["status"] == "FAILED":
             data["fail_reason"] = post["fail_reason"]
         if post["status"] == "PUBLISH_COMPLETE":
             data["publicaly_available_post_id"] = [post["post_id"]]
         return self._ok(data)
+
+    def add_post(self, *, privacy_level: str = "PUBLIC_TO_EVERYONE", open_id: str = "open-1",
+                 title: str = "Seeded post") -> str:
+        """A published post of ``open_id`` without an upload (for statistics tests); its post id."""
+        if privacy_level not in ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"):
+            raise ValueError(f"privacy_level {privacy_level!r}")
+        with self._lock:
+            post_id = 7400000000000000000 + len(self.posts) + 1
+            self.posts.append({"publish_id": f"v_pub_file~v2-1.seeded{post_id}", "title": title,
+                               "privacy_level": privacy_level, "inbox": False, "size": 0, "chunk_size": 0,
+                               "total_chunk_count": 0, "sha256": None, "status": "PUBLISH_COMPLETE",
+                               "fail_reason": None, "post_id": post_id, "uploaded_bytes": 0, "post_info": {},
+                               **{k: None for k in _TT_FLAGS}})
+            self._post_owner[str(post_id)] = open_id
+            return str(post_id)
+
+    def _on_stats(self, req: _Req) -> Reply:
+        open_id = self._owner(req)
+        self._limit("video query", self._token(req) or "", self.stats_per_minute)
+        fields = [f for f in req.query.get("fields", "").split(",") if f]
+        if not fields or set(fields) - self.VIDEO_FIELDS:
+            raise Answer(self._bad_request(req, f"fields must be Video Object fields, not {req.query.get('fields')!r}"))
+        filters = self._json_body(req).get("filters")
+        ids = filters.get("video_ids") if isinstance(filters, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise Answer(self._bad_request(req, "filters.video_ids must be a list of video id strings"))
+        if len(ids) > 20:
+            raise Answer(self._bad_request(req, "at most 20 video_ids"))
+        by_id = {str(p["post_id"]): p for p in self.posts if p["post_id"] is not None}
+        videos = []
+        for i in ids:
+            post = by_id.get(i)
+            # video.list reads the creator's public videos only: a SELF_ONLY post is left out.
+            if (post is None or post["status"] != "PUBLISH_COMPLETE" or post["privacy_level"] != "PUBLIC_TO_EVERYONE"
+                    or self._post_owner.get(i) != open_id):
+                continue
+            counts = self.stats_of(i)
+            known = {"id": i, "title": post["title"] or "", "video_description": post["title"] or "",
+                     "create_time": 1793491200, "share_url": f"https://www.tiktok.com/@shop_vn/video/{i}",
+                     "view_count": counts["views"], "like_count": counts["likes"],
+                     "comment_count": counts["comments"], "share_count": counts["shares"]}
+            videos.append({f: known[f] for f in fields if known.get(f) is not None})
+        return self._ok({"videos": videos, "cursor": 0, "has_more": False})
 
     def _on_token(self, req: _Req) -> Reply:
         log_id = self._log_id()
@@ -1116,6 +1264,19 @@ _FB_ERRORS = {400: (100, "GraphMethodException", "(#100) Invalid parameter"),
               503: (2, "OAuthException", "Service temporarily unavailable")}
 
 
+REELS_METRICS = {
+    "blue_reels_play_count": "Plays (1 ms or more, replays excluded)",
+    "fb_reels_total_plays": "Plays, replays included",
+    "fb_reels_replay_count": "Replays",
+    "post_impressions_unique": "Reach",
+    "post_video_avg_time_watched": "Average watch time (ms)",
+    "post_video_view_time": "Watch time (ms)",
+    "post_video_likes_by_reaction_type": "Reactions by type",
+    "post_video_social_actions": "Comments and shares",
+}
+"""The Reels metrics of ``/{video_id}/video_insights`` the fake answers, with their titles."""
+
+
 class FakeFacebook(_FakeServer):
     """Facebook Reels on a Page: start, one-request upload with offset resume, status, finish."""
 
@@ -1124,6 +1285,7 @@ class FakeFacebook(_FakeServer):
         "upload": frozenset({"rate", "auth190", "lose"}),
         "status": frozenset({"rate", "auth190"}),
         "finish": frozenset({"rate", "auth190", "lose"}),
+        "stats": frozenset({"rate", "auth190"}),
     }
     UPLOAD_ROUTES = frozenset({"upload"})
     AUTH_SCHEMES = ("oauth", "bearer")
@@ -1155,6 +1317,8 @@ class FakeFacebook(_FakeServer):
             return "upload", {"video_id": m.group(1)}
         if method == "POST" and (m := re.fullmatch(re.escape(self.GRAPH) + r"/(\w+)/video_reels", path)):
             return "video_reels", {"page_id": m.group(1)}
+        if method == "GET" and (m := re.fullmatch(re.escape(self.GRAPH) + r"/(\d+)/video_insights", path)):
+            return "stats", {"video_id": m.group(1)}
         if method == "GET" and (m := re.fullmatch(re.escape(self.GRAPH) + r"/(\d+)", path)):
             return "status", {"video_id": m.group(1)}
         return None, {}
@@ -1303,6 +1467,54 @@ class FakeFacebook(_FakeServer):
         if v["polls_left"] == 0:
             self._conclude(v)
         return Reply(200, {"success": True, "post_id": f"{page}_{v['video_id']}"})
+
+    def add_reel(self, *, page_id: str = "1001", description: str = "Seeded reel") -> str:
+        """A published reel on ``page_id`` without an upload (for statistics tests); its video id."""
+        with self._lock:
+            vid = str(880000000000000 + self._next())
+            reel = {"video_id": vid, "page_id": str(page_id), "description": description, "size": 0,
+                    "sha256": hashlib.sha256(b"").hexdigest(), "published": True, "video_state": "PUBLISHED",
+                    "status": "complete"}
+            self._videos[vid] = {"video_id": vid, "page_id": str(page_id), "size": 0, "data": bytearray(),
+                                 "finished": True, "polls_left": 0, "fail": None, "outcome": "complete",
+                                 "publish_time": int(time.time()), "reel": reel}
+            self.reels.append(reel)
+            return vid
+
+    def _on_stats(self, req: _Req) -> Reply:
+        v = self._video(req, req.params["video_id"])
+        self._page(req, v["page_id"])
+        asked = [m for m in req.query.get("metric", "").split(",") if m] or list(REELS_METRICS)
+        unknown = [m for m in asked if m not in REELS_METRICS]
+        if unknown:
+            raise Answer(self._bad_request(req, f"The value must be a valid insights metric: {unknown[0]}"))
+        if req.query.get("period", "lifetime") != "lifetime":
+            raise Answer(self._bad_request(req, "Reels metrics have the lifetime period only"))
+        if not (v["reel"] and v["reel"]["published"]):
+            return Reply(200, {"data": []})  # no insights for a reel that is not out
+        values = self._insights(v["video_id"])
+        rows = [{"name": m, "period": "lifetime", "values": [{"value": values[m]}], "title": REELS_METRICS[m],
+                 "description": f"Lifetime: {REELS_METRICS[m]}", "id": f"{v['video_id']}/video_insights/{m}/lifetime"}
+                for m in asked if values.get(m) is not None]
+        return Reply(200, {"data": rows})
+
+    def _insights(self, vid: str) -> dict[str, Any]:
+        """Every Reels metric's lifetime value from the reel's counts (None: left out of the answer).
+        Breakdowns leave empty buckets out, as the Graph API does."""
+        c = self.stats_of(vid)
+        views, likes, comments, shares = (c[n] for n in STAT_NAMES)
+        replays = (views or 0) // 5
+        avg_ms = 4000 + int(hashlib.sha256(vid.encode()).hexdigest()[:4], 16) % 3000
+        reactions = None if likes is None else {k: n for k, n in (("REACTION_LIKE", likes - likes // 4),
+                                                                   ("REACTION_LOVE", likes // 4)) if n}
+        social = None if comments is None and shares is None else {
+            k: n for k, n in (("COMMENT", comments), ("SHARE", shares)) if n}
+        return {"blue_reels_play_count": views, "fb_reels_total_plays": None if views is None else views + replays,
+                "fb_reels_replay_count": None if views is None else replays,
+                "post_impressions_unique": None if views is None else views * 3 // 2,
+                "post_video_avg_time_watched": avg_ms,
+                "post_video_view_time": None if views is None else (views + replays) * avg_ms,
+                "post_video_likes_by_reaction_type": reactions, "post_video_social_actions": social}
 
     def _conclude(self, v: dict[str, Any]) -> None:
         v["outcome"] = "error" if v["fail"] else "complete"

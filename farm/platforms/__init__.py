@@ -10,6 +10,7 @@ import httpx
 
 from farm.errors import InputError
 from farm.platforms._base import (
+    STATS_PRIVACY,
     AccountInfo,
     PlatformClient,
     RemoteSession,
@@ -18,14 +19,21 @@ from farm.platforms._base import (
     Secret,
     TokenSet,
     UploadRequest,
+    VideoStats,
     backoff_s,
     make_http_client,
     with_retries,
 )
-from farm.platforms._facebook import FacebookClient
+from farm.platforms._facebook import REELS_METRICS, FacebookClient
 from farm.platforms._local import LocalClient
-from farm.platforms._tiktok import TikTokClient, tiktok_chunks
-from farm.platforms._youtube import YouTubeClient, next_pacific_midnight, youtube_chunk_bytes
+from farm.platforms._tiktok import TIKTOK_STATS_BATCH, TikTokClient, tiktok_chunks
+from farm.platforms._youtube import (
+    YOUTUBE_STATS_BATCH,
+    YOUTUBE_STATS_QUOTA_UNITS,
+    YouTubeClient,
+    next_pacific_midnight,
+    youtube_chunk_bytes,
+)
 
 PLATFORM_NAMES: tuple[str, ...] = ("youtube", "tiktok", "facebook", "local")
 
@@ -51,7 +59,9 @@ def client_for(platform: str, http: httpx.Client, settings, *, outbox: Path | No
 
 
 __all__ = [
-    "PLATFORM_NAMES", "AccountInfo", "FacebookClient", "LocalClient", "PlatformClient", "RemoteSession", "RemoteState",
-    "RemoteStatus", "Secret", "TikTokClient", "TokenSet", "UploadRequest", "YouTubeClient", "backoff_s", "client_for",
-    "make_http_client", "next_pacific_midnight", "tiktok_chunks", "with_retries", "youtube_chunk_bytes",
+    "PLATFORM_NAMES", "REELS_METRICS", "STATS_PRIVACY", "TIKTOK_STATS_BATCH", "YOUTUBE_STATS_BATCH",
+    "YOUTUBE_STATS_QUOTA_UNITS", "AccountInfo", "FacebookClient", "LocalClient", "PlatformClient", "RemoteSession",
+    "RemoteState", "RemoteStatus", "Secret", "TikTokClient", "TokenSet", "UploadRequest", "VideoStats",
+    "YouTubeClient", "backoff_s", "client_for", "make_http_client", "next_pacific_midnight", "tiktok_chunks",
+    "with_retries", "youtube_chunk_bytes",
 ]

@@ -1,4 +1,5 @@
-"""Facebook Reels on a Page: start a session, upload the file in one request, publish once."""
+"""Facebook Reels on a Page: start a session, upload the file in one request, publish once; read
+each reel's insights."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from farm.platforms._base import (
     Secret,
     TokenSet,
     UploadRequest,
+    VideoStats,
     file_body,
     json_body,
+    parse_count,
     retry_after,
     scrub,
     transport_error,
@@ -28,6 +31,11 @@ from farm.platforms._base import (
 # business-use-case rate limits (all lift with time); 1 unknown and 2 service errors (transient).
 _RETRY_CODES = frozenset({1, 2, 4, 17, 32, 613}) | frozenset(range(80000, 80015))
 _RECONNECT = "Page tokens cannot be refreshed; reconnect the account"
+
+REELS_METRICS = ("blue_reels_play_count", "post_video_likes_by_reaction_type", "post_video_social_actions")
+"""The ``video_insights`` Reels metrics read (all ``lifetime``): plays (sessions of 1 ms or more,
+replays excluded), reactions by type (summed: reactions count as likes), and comments and
+shares (``post_video_social_actions``, a breakdown by action). See docs/platforms.md."""
 
 
 def _reel_url(video_id: str) -> str:
@@ -142,6 +150,49 @@ class FacebookClient(PlatformClient):
             return processing  # the publish was accepted; the next poll says more
         return processing if state.status in ("uploading", "uploaded") else state
 
+    # -- statistics ------------------------------------------------------------------------
+
+    def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
+        """``GET /{video_id}/video_insights`` with the Reels metrics, one request per reel (the
+        Graph API has no batch read of insights); Page reels are public, so privacy changes nothing."""
+        return {video_id: self._reel_stats(token, video_id) for video_id in ids}
+
+    def _reel_stats(self, token: Secret, video_id: str) -> VideoStats:
+        what = "video insights"
+        if not video_id.isdigit():
+            raise InputError(f"facebook statistics: invalid video id ({video_id!r}): Graph ids are digits")
+
+        def call() -> dict | None:
+            resp = self._request("GET", f"{self.settings.facebook_graph_base}/{video_id}/video_insights", what=what,
+                                 token=token, params={"metric": ",".join(REELS_METRICS), "period": "lifetime"})
+            body = json_body(resp)
+            if resp.is_success and "error" not in body:
+                return body
+            err = body.get("error") if isinstance(body.get("error"), dict) else {}
+            if resp.status_code == 404 or (err.get("code") == 100 and err.get("error_subcode") == 33):
+                return None  # "Object with ID ... does not exist": deleted since it was posted
+            raise self._error(resp, what, token, body)
+
+        body = with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"facebook {what}")
+        if body is None:
+            return VideoStats.unavailable(video_id, "not found (deleted)")
+        metrics: dict[str, object] = {}
+        for row in body.get("data") or []:
+            if not isinstance(row, dict) or row.get("name") not in REELS_METRICS:
+                continue
+            values = row.get("values")
+            if isinstance(values, list) and values and isinstance(values[0], dict) and "value" in values[0]:
+                metrics[row["name"]] = values[0]["value"]  # lifetime: one value
+        if not metrics:
+            # Insights come some time after publishing, and never for a video that is not a reel.
+            return VideoStats.unavailable(video_id, "no insights yet (Facebook returned none)")
+        social = metrics.get("post_video_social_actions")
+        counts = {"views": parse_count(metrics.get("blue_reels_play_count")),
+                  "likes": _total(metrics.get("post_video_likes_by_reaction_type")),
+                  "comments": _bucket(social, "comment"), "shares": _bucket(social, "share")}
+        missing = [name for name, value in counts.items() if value is None]
+        return VideoStats(video_id, True, **counts, note=f"Facebook gave no {', '.join(missing)}" if missing else None)
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _state(self, status: dict, session: RemoteSession, request: UploadRequest) -> RemoteState:
@@ -206,3 +257,20 @@ class FacebookClient(PlatformClient):
         if 400 <= status < 500 or err:
             return PolicyError(text, reason=scrub(message or f"HTTP {status}", token))
         return RetryableError(text + " (unexpected answer)")
+
+
+def _total(value: object) -> int | None:
+    """A count, or the sum of a breakdown's counts (reactions by type: every reaction is a like here)."""
+    if isinstance(value, dict):
+        parts = [parse_count(v) for v in value.values()]
+        return sum(p for p in parts if p is not None)
+    return parse_count(value)
+
+
+def _bucket(breakdown: object, action: str) -> int | None:
+    """One action's count in a breakdown such as ``{"COMMENT": 5, "SHARE": 2}`` (keys in any case).
+    The Graph API leaves empty buckets out, so a breakdown without the action means none of it;
+    no breakdown at all means the count was not given."""
+    if not isinstance(breakdown, dict):
+        return None
+    return sum(parse_count(v) or 0 for k, v in breakdown.items() if str(k).lower() == action)

@@ -20,6 +20,7 @@ from farm.platforms._base import (
     Secret,
     TokenSet,
     UploadRequest,
+    VideoStats,
     utc_now,
 )
 
@@ -174,6 +175,10 @@ class LocalClient(PlatformClient):
         os.replace(part, video)
         _fsync_dir(self.outbox)
         return self._published(video, request)
+
+    def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
+        """A folder counts nothing: the user posts these by hand, so there are no statistics to read."""
+        return {remote_id: VideoStats.unavailable(remote_id, "posted by hand: no statistics") for remote_id in ids}
 
     def find(self, token: Secret, request: UploadRequest) -> RemoteState | None:
         """The published video by its marker's file name, or None."""

@@ -1,4 +1,5 @@
-"""TikTok Content Posting API: direct posts and inbox drafts uploaded in fixed chunks."""
+"""TikTok Content Posting API: direct posts and inbox drafts uploaded in fixed chunks; the Display
+API's video query for their statistics."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from farm.platforms._base import (
     Secret,
     TokenSet,
     UploadRequest,
+    VideoStats,
+    batches,
     file_body,
     json_body,
+    parse_count,
     retry_after,
     scrub,
     transport_error,
@@ -39,6 +43,13 @@ _AUTH_CODES = frozenset({"access_token_invalid", "scope_not_authorized", "scope_
 # spam_risk_too_many_posts is the documented daily cap. Two more caps that lift with time, from
 # TikTok's error list: too many drafts waiting in the inbox, and the app's daily user cap.
 _QUOTA_CODES = frozenset({"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"})
+
+
+TIKTOK_STATS_BATCH = 20
+"""Video ids per ``/v2/video/query/`` request (TikTok's limit)."""
+STATS_FIELDS = ("id", "view_count", "like_count", "comment_count", "share_count")
+"""The Video Object fields asked of ``/v2/video/query/`` (scope ``video.list``)."""
+_STATS_COUNTS = {"views": "view_count", "likes": "like_count", "comments": "comment_count", "shares": "share_count"}
 
 
 def tiktok_chunks(size_bytes: int, chunk_bytes: int) -> tuple[int, int]:
@@ -241,6 +252,36 @@ class TikTokClient(PlatformClient):
         """TikTok has no finish call: the last chunk hands the video over. A status poll."""
         return self.query(token, session, request)
 
+    # -- statistics ------------------------------------------------------------------------
+
+    def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
+        """``POST /v2/video/query/`` for up to 20 public posts a request.
+
+        TikTok answers for the account's public posts only: a post that is not public (private,
+        self-only, an inbox draft) is answered unavailable without a request, and an id TikTok
+        leaves out of its answer was deleted or made private since.
+        """
+        out: dict[str, VideoStats] = {}
+        public = []
+        for remote_id in ids:
+            if privacy[remote_id] == "public":
+                public.append(remote_id)
+            else:
+                out[remote_id] = VideoStats.unavailable(remote_id,
+                                                        f"{privacy[remote_id]} post: TikTok gives no statistics")
+        for batch in batches(public, TIKTOK_STATS_BATCH):
+            data = self._api(token, "/v2/video/query/", {"filters": {"video_ids": batch}}, what="video query",
+                             retry=True, params={"fields": ",".join(STATS_FIELDS)})
+            for video in data.get("videos") or []:
+                video_id = str(video.get("id")) if isinstance(video, dict) else None
+                if video_id not in batch:
+                    continue
+                counts = {name: parse_count(video.get(field)) for name, field in _STATS_COUNTS.items()}
+                missing = [name for name, value in counts.items() if value is None]
+                out[video_id] = VideoStats(video_id, True, **counts,
+                                           note=f"TikTok gave no {', '.join(missing)}" if missing else None)
+        return {i: out.get(i) or VideoStats.unavailable(i, "not found (deleted, or no longer public)") for i in ids}
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _plan(self, session: RemoteSession, request: UploadRequest) -> tuple[int, int]:
@@ -265,13 +306,15 @@ class TikTokClient(PlatformClient):
         except httpx.TransportError as err:
             raise transport_error(err, what=f"tiktok {what}") from None
 
-    def _api(self, token: Secret, path: str, body: dict | None, *, what: str, retry: bool) -> dict:
+    def _api(self, token: Secret, path: str, body: dict | None, *, what: str, retry: bool,
+             params: dict[str, str] | None = None) -> dict:
         """POST a JSON body (``None``: an empty one) to the API; ``data`` of a good answer."""
         content = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
 
         def call() -> dict:
             resp = self._request("POST", f"{self.settings.tiktok_api_base}{path}", what=what, token=token,
-                                 content=content, headers={"Content-Type": "application/json; charset=UTF-8"})
+                                 content=content, params=params,
+                                 headers={"Content-Type": "application/json; charset=UTF-8"})
             answer = json_body(resp)
             code = (answer.get("error") or {}).get("code") if isinstance(answer.get("error"), dict) else None
             if not resp.is_success or (code not in (None, "", "ok")):

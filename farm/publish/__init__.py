@@ -9,6 +9,7 @@ from farm.publish._accounts import (
     list_account_rows,
     load_tokens,
     mark_reconnect,
+    needs_refresh,
     privacy_notice,
     read_token_file,
     refresh_account,
@@ -63,7 +64,7 @@ from farm.publish._steps import StepRunner
 
 __all__ = [
     "PRIVACY_BY_PLATFORM", "Window", "account_status", "add_account", "effective_privacy", "list_account_rows",
-    "load_tokens", "mark_reconnect", "privacy_notice", "read_token_file", "refresh_account", "remove_account",
+    "load_tokens", "mark_reconnect", "needs_refresh", "privacy_notice", "read_token_file", "refresh_account", "remove_account",
     "rotate_key", "set_active", "store_tokens",
     "Planner", "Target", "job_targets",
     "PLATFORM_SPECS", "UPLOAD_PLATFORMS", "PlatformSpec", "VideoFacts", "check_upload", "video_facts", "violations",
