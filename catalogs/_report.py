@@ -46,7 +46,7 @@ def report_rendered_per_day(con: duckdb.DuckDBPyConnection, *, since: datetime) 
 def report_render_speed(con: duckdb.DuckDBPyConnection, *, since: datetime) -> list[dict]:
     """One row per video rendered since ``since``: ``job_id, at, kind, render_fps, frames, render_s``."""
     return rows_as_dicts(con.execute(
-        "SELECT id AS job_id, finished_at AS at, kind, render_fps, frames, "
+        "SELECT id AS job_id, finished_at AS \"at\", kind, render_fps, frames, "
         "CASE WHEN render_fps > 0 THEN frames / render_fps END AS render_s "
         "FROM jobs WHERE frames IS NOT NULL AND render_fps IS NOT NULL AND finished_at >= ? ORDER BY finished_at, id",
         [since],
@@ -97,7 +97,7 @@ def report_accounts(con: duckdb.DuckDBPyConnection) -> list[dict]:
     active, needs_reconnect, reconnect_reason, token_expires_at, health, health_at, components``."""
     return rows_as_dicts(con.execute(
         "SELECT a.id, a.username, a.platform, a.active, coalesce(a.needs_reconnect, false) AS needs_reconnect, "
-        "a.reconnect_reason, a.token_expires_at, h.health, h.at AS health_at, h.components "
+        "a.reconnect_reason, a.token_expires_at, h.health, h.\"at\" AS health_at, h.components "
         "FROM accounts a LEFT JOIN ("
         "  SELECT account_id, health, \"at\", components FROM account_health "
         "  QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY \"at\" DESC) = 1"
@@ -109,8 +109,8 @@ def report_health_history(con: duckdb.DuckDBPyConnection, *, since: datetime) ->
     """Account health measurements since ``since``: ``account_id, username, platform, at, health``."""
     return rows_as_dicts(con.execute(
         f"SELECT h.account_id, {_label('h.account_id')} AS username, a.platform, "
-        "h.at, h.health FROM account_health h LEFT JOIN accounts a ON a.id = h.account_id "
-        "WHERE h.at >= ? ORDER BY h.account_id, h.at",
+        "h.\"at\" AS \"at\", h.health FROM account_health h LEFT JOIN accounts a ON a.id = h.account_id "
+        "WHERE h.\"at\" >= ? ORDER BY h.account_id, h.\"at\"",
         [since],
     ))
 
@@ -136,19 +136,24 @@ def report_open_alerts(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def report_counts(con: duckdb.DuckDBPyConnection, *, since: datetime) -> dict:
-    """The summary's counts since ``since``: ``rendered, failed, published, inbox, upload_failures, ai_tokens``."""
+    """The summary's counts since ``since``: ``rendered, failed, published, inbox, upload_failures, ai_tokens``.
+
+    Jobs count by when their render finished (or failed), uploads by when they were
+    published (or last changed), AI tokens by when their job was planned.
+    """
     row = con.execute(
-        f"SELECT count(*) FILTER (WHERE frames IS NOT NULL), count(*) FILTER (WHERE state = 'failed'), "
-        f"coalesce(sum(ai_tokens) FILTER (WHERE created_at >= ?), 0) FROM jobs WHERE {_JOB_AT} >= ?",
-        [since, since],
+        "SELECT count(*) FILTER (WHERE frames IS NOT NULL), count(*) FILTER (WHERE state = 'failed') "
+        f"FROM jobs WHERE {_JOB_AT} >= ?",
+        [since],
     ).fetchone()
+    tokens = con.execute("SELECT coalesce(sum(ai_tokens), 0) FROM jobs WHERE created_at >= ?", [since]).fetchone()[0]
     up = con.execute(
         "SELECT count(*) FILTER (WHERE state = 'published'), count(*) FILTER (WHERE state = 'inbox'), "
         "count(*) FILTER (WHERE state = 'failed') FROM uploads "
         "WHERE coalesce(published_at, updated_at, created_at) >= ?",
         [since],
     ).fetchone()
-    return {"rendered": int(row[0]), "failed": int(row[1]), "ai_tokens": int(row[2]),
+    return {"rendered": int(row[0]), "failed": int(row[1]), "ai_tokens": int(tokens),
             "published": int(up[0]), "inbox": int(up[1]), "upload_failures": int(up[2])}
 
 
@@ -164,12 +169,12 @@ def _metric_snapshots(con: duckdb.DuckDBPyConnection, metrics_dir: str | os.Path
     cols = ", ".join(f'"{c}"' if c in have else f'NULL::{t} AS "{c}"' for c, t in _METRIC_COLUMNS.items())
     con.execute(
         "CREATE OR REPLACE TEMP VIEW report_snapshots AS "
-        "SELECT coalesce(m.upload, CAST(m.job_id AS VARCHAR) || '/' || m.platform) AS post, m.at, "
+        "SELECT coalesce(m.upload, CAST(m.job_id AS VARCHAR) || '/' || m.platform) AS post, m.\"at\" AS \"at\", "
         "coalesce(m.account_id, u.account_id) AS account_id, coalesce(m.platform, u.platform) AS platform, "
         "m.views, m.likes, m.comments, m.shares, m.engagement_rate "
         f"FROM (SELECT {cols} FROM metrics) m "
         "LEFT JOIN uploads u ON u.job_id = m.job_id AND u.platform = m.platform "
-        "WHERE coalesce(m.available, true) AND m.at IS NOT NULL AND m.views IS NOT NULL"
+        "WHERE coalesce(m.available, true) AND m.\"at\" IS NOT NULL AND m.views IS NOT NULL"
     )
     return "report_snapshots"
 
@@ -192,7 +197,7 @@ def report_views_per_day(con: duckdb.DuckDBPyConnection, metrics_dir: str | os.P
         f"posts AS (SELECT post, max(account_id) AS account_id FROM {view} GROUP BY post), "
         "grid AS (SELECT days.day, days.day_end, posts.post, posts.account_id FROM days CROSS JOIN posts), "
         "latest AS (SELECT g.day, g.account_id, s.views, s.engagement_rate "
-        f"           FROM grid g ASOF JOIN {view} s ON g.post = s.post AND g.day_end > s.at) "
+        f"           FROM grid g ASOF JOIN {view} s ON g.post = s.post AND g.day_end > s.\"at\") "
         f"SELECT l.day, l.account_id, {_label('l.account_id')} AS username, "
         "a.platform, count(*) AS posts, sum(l.views) AS views, "
         "sum(l.engagement_rate * l.views) FILTER (WHERE l.engagement_rate IS NOT NULL) "
@@ -208,8 +213,8 @@ def report_views_total(con: duckdb.DuckDBPyConnection, metrics_dir: str | os.Pat
     """Views of the posts measured since ``since``, each at its latest snapshot: ``posts, views``."""
     view = _metric_snapshots(con, metrics_dir)
     row = con.execute(
-        f"SELECT count(*), coalesce(sum(views), 0) FROM (SELECT post, views FROM {view} WHERE at >= ? "
-        "QUALIFY row_number() OVER (PARTITION BY post ORDER BY at DESC) = 1)",
+        f"SELECT count(*), coalesce(sum(views), 0) FROM (SELECT post, views FROM {view} WHERE \"at\" >= ? "
+        "QUALIFY row_number() OVER (PARTITION BY post ORDER BY \"at\" DESC) = 1)",
         [since],
     ).fetchone()
     return {"posts": int(row[0]), "views": int(row[1])}

@@ -364,6 +364,10 @@ class Settings:
                     raise InputError(f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
                 kwargs[key] = v
             built[name] = klass(**kwargs)
+        if "schedule" in built:  # cron expressions are checked by the scheduling library, when given
+            from farm.schedule import check_schedule_settings
+
+            check_schedule_settings(built["schedule"], source=path)
         # the platforms' URLs and app credentials may come from the environment, which wins
         built["platforms"] = built.get("platforms", PlatformSettings()).with_environment()
         return cls(**built)

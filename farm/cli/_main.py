@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from farm.cli import _doctor, _publish, _render, _workspace
+from farm.cli import _doctor, _monitor, _publish, _render, _report, _schedule, _workspace
 from farm.errors import FarmError
 
 
@@ -26,9 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace.add_nightly(sub)
     _publish.add_accounts(sub)
     _publish.add_publish(sub)
+    _monitor.add_monitor(sub)
     _render.add_bench(sub)
     _render.add_demo(sub)
     _doctor.add_doctor(sub)
+    _schedule.add_schedule(sub)
+    _schedule.add_scheduler(sub)
+    _report.add_report(sub)
     return parser
 
 

@@ -308,6 +308,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("publishing the ready videos to the local outbox ...", file=sys.stderr)
     published = publish_demo(ws, in_process=args.in_process)
     posted = [o for o in published.outcomes if o.status == "published"]
+    from farm.monitor import monitor_once
+    from farm.report import write_report
+
+    monitor_once(ws, log=lambda line: print(line, file=sys.stderr))  # health and alerts (the outbox has no statistics)
+    report = write_report(ws, ws.root / "report.html")
     print(f"demo workspace: {ws.root}")
     print(f"  rendered {len(doc['rendered'])} job(s), failed {len(doc['failed'])}; {doc['frames']} frames in {doc['wall_s']:.1f} s")
     print(f"  outputs:   {ws.out_dir}/")
@@ -317,6 +322,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  logs:      .venv/bin/farm --workspace {args.out} logs JOB_ID")
     if info.get("dashboard_url"):
         print(f"  dashboard: {info['dashboard_url']} (up while a batch runs; see README, 'Watching a batch')")
+    print(f"  report:    {report.path} ({len(report.charts)} charts; open it in a browser, no network needed)")
     bad = [o for o in published.outcomes if o.status == "failed"]
     for o in bad:
         print(f"  publish failed: job {o.job_id}: {o.message}", file=sys.stderr)
