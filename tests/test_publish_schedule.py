@@ -19,7 +19,8 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 
 def test_a_simulated_week_respects_every_limit(tmp_path):
     ws = workspace(tmp_path / "ws")
-    tok = token_file(tmp_path, "t", "token-value")
+    # tokens good for years: the simulated week lies ahead of the real clock
+    tok = token_file(tmp_path, "t", '{"access_token": "token-value", "expires_at": "2035-01-01T00:00:00Z"}')
     accounts = {
         "yt1": add_account(ws, "youtube", name="yt1", token_file=tok, daily_cap=5, min_gap_min=60,
                            window="08:00-22:00"),

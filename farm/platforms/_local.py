@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from farm.errors import InputError, RetryableError, SessionLostError
+from farm.media import fsync_dir
 from farm.platforms._base import (
     FILE_PIECE_BYTES,
     AccountInfo,
@@ -25,20 +26,6 @@ from farm.platforms._base import (
 )
 
 _ALL_PRIVACY = ("public", "private", "unlisted", "self-only", "inbox")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class LocalClient(PlatformClient):
@@ -92,7 +79,7 @@ class LocalClient(PlatformClient):
         if not video.exists():
             with open(part, "wb") as f:
                 os.fsync(f.fileno())
-            _fsync_dir(self.outbox)
+            fsync_dir(self.outbox)
         return RemoteSession(platform=self.platform, handle=str(part), chunk_bytes=request.chunk_bytes,
                              started_at=utc_now(), extra={"name": video.name})
 
@@ -135,15 +122,19 @@ class LocalClient(PlatformClient):
             os.fsync(dst.fileno())
         return RemoteState("uploaded" if end >= size else "uploading", received_bytes=end)
 
+    @staticmethod
+    def _held(video: Path, part: Path) -> int:
+        try:
+            return part.stat().st_size
+        except FileNotFoundError:
+            raise SessionLostError(f"local outbox: the part file of {video.name} is gone; start anew") from None
+
     def query(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
         """Published when the final file exists, else the part file's size."""
         video, _, part = self._names(request)
         if video.exists():
             return self._published(video, request)
-        try:
-            held = part.stat().st_size
-        except FileNotFoundError:
-            raise SessionLostError(f"local outbox: the part file of {video.name} is gone; start anew") from None
+        held = self._held(video, part)
         if held >= request.size_bytes:
             return RemoteState("uploaded", received_bytes=request.size_bytes)
         return RemoteState("uploading", received_bytes=held)
@@ -153,10 +144,7 @@ class LocalClient(PlatformClient):
         video, meta, part = self._names(request)
         if video.exists():
             return self._published(video, request)
-        try:
-            held = part.stat().st_size
-        except FileNotFoundError:
-            raise SessionLostError(f"local outbox: the part file of {video.name} is gone; start anew") from None
+        held = self._held(video, part)
         if held != request.size_bytes:
             raise RetryableError(f"local outbox: {video.name} holds {held} of {request.size_bytes} bytes; "
                                  "query and resume")
@@ -169,11 +157,11 @@ class LocalClient(PlatformClient):
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, meta)
-        _fsync_dir(self.outbox)
+        fsync_dir(self.outbox)
         with open(part, "rb") as f:  # the bytes were fsynced per chunk; once more costs nothing
             os.fsync(f.fileno())
         os.replace(part, video)
-        _fsync_dir(self.outbox)
+        fsync_dir(self.outbox)
         return self._published(video, request)
 
     def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
