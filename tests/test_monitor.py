@@ -146,9 +146,14 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # a client that hung up is not the test's business
+        pass
+
+
 @pytest.fixture
 def hook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server = _QuietServer(("127.0.0.1", 0), _Hook)
     _Hook.answers, _Hook.bodies = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
