@@ -259,8 +259,9 @@ def test_crontab_install_is_idempotent_and_keeps_the_users_lines(tmp_path):
     text = system.crontab
     assert text.startswith(USER_CRONTAB)
     assert text.count(f"# BEGIN reel-farm {root}\n") == 1 and text.count(f"# END reel-farm {root}\n") == 1
-    assert f"0 4 * * 0 /venv/bin/farm --workspace {root} cleanup >>{root}/.farm/schedule-cleanup.log 2>&1 " \
-           f"# reel-farm {root} cleanup\n" in text
+    env = f"{root}/.farm/environment"
+    assert f"0 4 * * 0 set -a; [ -r {env} ] && . {env}; set +a; /venv/bin/farm --workspace {root} cleanup " \
+           f">>{root}/.farm/schedule-cleanup.log 2>&1 # reel-farm {root} cleanup\n" in text
 
     system.calls.clear()
     again = install_schedule(_tasks(root), root=root, runner=system, environ=_env(tmp_path))
@@ -271,7 +272,8 @@ def test_crontab_install_is_idempotent_and_keeps_the_users_lines(tmp_path):
     install_schedule(_tasks(other), root=other, runner=system, environ=_env(tmp_path))
     install_schedule(_tasks(root, nightly="0 2 * * *"), root=root, runner=system, environ=_env(tmp_path))
     assert system.crontab.count("# BEGIN reel-farm") == 2
-    assert f"0 2 * * * /venv/bin/farm --workspace {root} nightly" in system.crontab
+    assert f"set +a; /venv/bin/farm --workspace {root} nightly >>" in system.crontab
+    assert "\n0 2 * * * set -a;" in system.crontab
     assert f"0 1 * * * /venv/bin/farm --workspace {root} nightly" not in system.crontab
     assert "'/venv/bin/farm' --workspace" not in system.crontab and f"'{other}'" in system.crontab  # quoted path
 
@@ -319,7 +321,8 @@ def test_systemd_units_written_once_and_enabled_once(tmp_path):
     cleanup = (unit_dir / f"{unit_name(root, 'cleanup')}.timer").read_text()
     assert "OnCalendar=Sun *-*-* 04:00:00\nPersistent=true\n" in cleanup
     service = (unit_dir / f"{unit_name(root, 'nightly')}.service").read_text()
-    assert f"Type=oneshot\nExecStart=/venv/bin/farm --workspace {root} nightly\n" in service
+    assert (f"Type=oneshot\nEnvironmentFile=-{root}/.farm/environment\n"
+            f"ExecStart=/venv/bin/farm --workspace {root} nightly\n") in service
 
     stamps = {p.name: p.stat().st_mtime_ns for p in unit_dir.iterdir()}
     system.calls.clear()

@@ -86,11 +86,19 @@ def task_log(root: Path, name: str) -> Path:
     return root / ".farm" / f"schedule-{name}.log"
 
 
+def environment_file(root: Path) -> Path:
+    """``KEY=VALUE`` lines that scheduled runs get in their environment (``FARM_SECRET_KEYS``,
+    ``OPENAI_API_KEY``, ``FARM_*``): cron and systemd start tasks without the user's shell."""
+    return root / ".farm" / "environment"
+
+
 def crontab_block(tasks: Sequence[ScheduledTask], *, root: Path) -> str:
     """The workspace's crontab block: one line per task, each ending in ``# reel-farm <root> <task>``."""
     lines = [_begin(root), "# written by `farm schedule --install`; this block is replaced on every install"]
+    env = shlex.quote(str(environment_file(root)))
     for t in tasks:
-        command = " ".join(shlex.quote(a) for a in t.argv)
+        # the workspace's environment file, when there is one, exported to the task (as systemd's EnvironmentFile=)
+        command = f"set -a; [ -r {env} ] && . {env}; set +a; " + " ".join(shlex.quote(a) for a in t.argv)
         line = f"{command} >>{shlex.quote(str(task_log(root, t.name)))} 2>&1 # reel-farm {root} {t.name}"
         lines.append(f"{t.cron} " + line.replace("%", "\\%"))  # cron turns a bare % into a newline
     lines.append(_end(root))
@@ -189,6 +197,7 @@ def systemd_units(tasks: Sequence[ScheduledTask], *, root: Path) -> dict[str, st
             f"Description=reel farm {t.name} ({shown})\n"
             "\n[Service]\n"
             "Type=oneshot\n"
+            f"EnvironmentFile=-{_unit_text(str(environment_file(Path(_check_root(root)))))}\n"
             f"ExecStart={' '.join(_exec_word(a) for a in t.argv)}\n"
         )
         calendars = t.cron_expr.on_calendar()
