@@ -78,7 +78,7 @@ _WHERE = {
     "published_uploads": "catalogs._monitor",
     "upload_failures": "catalogs._monitor",
     "forced_private": "catalogs._monitor",
-    "daily_posts": "catalogs._monitor",
+    "post_times": "catalogs._monitor",
     "daily_engagement": "catalogs._monitor",
     "insert_health": "catalogs._monitor",
     "latest_health": "catalogs._monitor",
@@ -143,7 +143,7 @@ __all__ = [
     "PRODUCT_COLUMNS", "get_product", "insert_product", "list_products", "mark_promoted", "product_by_definition",
     "products_using",
     "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "delete_failed_uploads", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "done_platforms", "record_call", "count_calls", "first_call_since", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
-    "published_uploads", "upload_failures", "forced_private", "daily_posts", "daily_engagement", "insert_health", "latest_health", "nightly_batches", "open_alerts", "recent_alerts", "insert_alert", "update_alert", "pending_webhooks",
+    "published_uploads", "upload_failures", "forced_private", "post_times", "daily_engagement", "insert_health", "latest_health", "nightly_batches", "open_alerts", "recent_alerts", "insert_alert", "update_alert", "pending_webhooks",
     "report_rendered_per_day", "report_render_speed", "report_queue_states", "report_failures", "report_uploads_per_day", "report_accounts", "report_health_history", "report_ai_per_day", "report_open_alerts", "report_counts", "report_views_per_day", "report_views_total",
     "SCHEDULE_OUTCOMES", "insert_schedule_run", "finish_schedule_run", "close_unfinished_schedule_runs", "last_schedule_runs", "list_schedule_runs",
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
@@ -186,7 +186,7 @@ if TYPE_CHECKING:
     )
     from catalogs._monitor import (
         daily_engagement,
-        daily_posts,
+        post_times,
         forced_private,
         insert_alert,
         insert_health,

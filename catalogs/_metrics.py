@@ -54,7 +54,9 @@ def create_metric_views(con: duckdb.DuckDBPyConnection, root: str | os.PathLike)
         files = list((Path(root) / folder).glob("date=*/*.parquet"))
         if files:
             lit = str(pattern).replace("'", "''")
-            sql = f"SELECT * FROM read_parquet('{lit}', hive_partitioning = true, union_by_name = true)"
+            # by name, after the empty table: files written before a column existed read it as NULL
+            sql = (f"{empty} UNION ALL BY NAME "
+                   f"SELECT * FROM read_parquet('{lit}', hive_partitioning = true, union_by_name = true)")
         else:
             sql = empty
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")

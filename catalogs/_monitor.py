@@ -27,18 +27,19 @@ def upload_failures(con: duckdb.DuckDBPyConnection, account_id: int, since: date
 
 
 def forced_private(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> int:
-    """Posts made private (or self-only) by the platform although the account posts publicly."""
+    """Posts the platform made private (or self-only) although they asked to be public (a post the farm
+    itself asked to be self-only, as unaudited TikTok apps must, does not count)."""
     return int(con.execute(
-        "SELECT count(*) FROM uploads u JOIN accounts a ON a.id = u.account_id WHERE u.account_id = ? "
-        "AND u.state = 'published' AND u.privacy IN ('private', 'self-only') AND coalesce(a.privacy, 'public') = 'public' "
-        "AND u.published_at >= ?", [int(account_id), since]).fetchone()[0])
+        "SELECT count(*) FROM uploads WHERE account_id = ? AND state = 'published' "
+        "AND privacy IN ('private', 'self-only') AND coalesce(requested_privacy, 'public') = 'public' "
+        "AND published_at >= ?", [int(account_id), since]).fetchone()[0])
 
 
-def daily_posts(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> list[int]:
-    """Uploads started per UTC day since ``since`` (days with none left out)."""
-    return [int(n) for (n,) in con.execute(
-        "SELECT count(*) FROM uploads WHERE account_id = ? AND state <> 'failed' AND started_at >= ? "
-        "GROUP BY CAST(started_at AS DATE) ORDER BY 1", [int(account_id), since]).fetchall()]
+def post_times(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> list[datetime]:
+    """When an account's uploads (failed ones excepted) started, since ``since`` (naive UTC)."""
+    return [r[0] for r in con.execute(
+        "SELECT started_at FROM uploads WHERE account_id = ? AND state <> 'failed' AND started_at >= ? ORDER BY 1",
+        [int(account_id), since]).fetchall()]
 
 
 def daily_engagement(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> list[tuple]:

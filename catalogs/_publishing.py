@@ -106,9 +106,9 @@ def insert_upload(con: duckdb.DuckDBPyConnection, *, job_id: int, account_id: in
     """A new ledger row (state ``assigned``); the primary key (job, platform) makes a second one fail."""
     now = utcnow()
     con.execute(
-        "INSERT INTO uploads (job_id, account_id, platform, state, marker, size_bytes, sent_bytes, privacy, attempts, "
-        "created_at, updated_at) VALUES (?, ?, ?, 'assigned', ?, ?, 0, ?, 0, ?, ?)",
-        [int(job_id), int(account_id), platform, marker, int(size_bytes), privacy, now, now])
+        "INSERT INTO uploads (job_id, account_id, platform, state, marker, size_bytes, sent_bytes, privacy, "
+        "requested_privacy, attempts, created_at, updated_at) VALUES (?, ?, ?, 'assigned', ?, ?, 0, ?, ?, 0, ?, ?)",
+        [int(job_id), int(account_id), platform, marker, int(size_bytes), privacy, privacy, now, now])
 
 
 def update_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str, **sets) -> None:

@@ -209,8 +209,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         5,
-        "watching: scheduled runs and their outcomes, account health history, alerts",
+        "watching: scheduled runs and their outcomes, account health history, alerts; the privacy an upload asked for",
         """
+        ALTER TABLE uploads ADD COLUMN requested_privacy VARCHAR;
         CREATE SEQUENCE schedule_run_id_seq START 1;
         CREATE TABLE schedule_runs (
             id BIGINT PRIMARY KEY DEFAULT nextval('schedule_run_id_seq'),

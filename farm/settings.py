@@ -364,6 +364,16 @@ class Settings:
                     raise InputError(f"{path}: {name}.{key} must be {'more than 0' if opt.low_open else '0 or more'}")
                 kwargs[key] = v
             built[name] = klass(**kwargs)
+        hook = built["alerts"].webhook_url if "alerts" in built else ""
+        if hook and not (hook.startswith(("http://", "https://")) and len(hook.split("/", 3)[2]) > 0):
+            raise InputError(f"{path}: alerts.webhook_url = {hook!r} is not an http(s) URL")
+        if hook:
+            import httpx
+
+            try:
+                httpx.URL(hook)
+            except httpx.InvalidURL as err:
+                raise InputError(f"{path}: alerts.webhook_url = {hook!r} is not a usable URL ({err})") from None
         if "schedule" in built:  # cron expressions are checked by the scheduling library, when given
             from farm.schedule import check_schedule_settings
 

@@ -32,8 +32,9 @@ def month(tmp_path, monkeypatch):
     monkeypatch.delenv("FARM_SECRET_KEYS", raising=False)
     ws = workspace(tmp_path / "ws")
     tok = token_file(tmp_path, "t", "tok")
-    yt = add_account(ws, "youtube", name="kenh_vn", token_file=tok, daily_cap=2)
-    tt = add_account(ws, "tiktok", name="shop_vn", token_file=tok, daily_cap=5)
+    ref = token_file(tmp_path, "r", "ref")  # refreshable: their tokens are not about to die
+    yt = add_account(ws, "youtube", name="kenh_vn", token_file=tok, refresh_token_file=ref, daily_cap=2)
+    tt = add_account(ws, "tiktok", name="shop_vn", token_file=tok, refresh_token_file=ref, daily_cap=5)
     fb = add_account(ws, "facebook", name="trang", token_file=tok, page_id="1", daily_cap=3)
     job = iter(range(1, 10000))
     snapshots = []
@@ -98,14 +99,14 @@ def test_alerts_are_raised_once_and_cleared(month, tmp_path):
     keys = {c.key for c in found}
     assert f"health:{acc['yt']['id']}" in keys and f"health:{acc['tt']['id']}" in keys  # 68 and 60 < 80
     assert f"health:{acc['fb']['id']}" not in keys                                     # 85
-    assert f"token:{acc['fb']['id']}" in keys and f"rejections:{acc['tt']['id']}" in keys
+    assert f"token:{acc['fb']['id']}:expiring" in keys and f"rejections:{acc['tt']['id']}" in keys
     lines = []
     first = sync_alerts(ws, found, now=NOW, log=lines.append)
     assert len(first["raised"]) == len(found) and len(lines) == len(found)
     again = sync_alerts(ws, found, now=NOW, log=lines.append)
     assert again["raised"] == [] and again["cleared"] == []  # still open: not raised twice
     later = sync_alerts(ws, [c for c in found if c.kind != "token"], now=NOW + timedelta(hours=1))
-    assert [a["key"] for a in later["cleared"]] == [f"token:{acc['fb']['id']}"]
+    assert [a["key"] for a in later["cleared"]] == [f"token:{acc['fb']['id']}:expiring"]
     from conftest import run_farm
 
     proc = run_farm("--workspace", str(ws.root), "alerts", "--json")

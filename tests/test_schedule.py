@@ -624,3 +624,28 @@ def test_farm_scheduler_exits_0_on_sigterm_and_is_alone_on_its_workspace(tmp_pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_cron_and_systemd_start_tasks_through_the_recorded_runner(tmp_path):
+    """What cron and systemd start is `farm scheduler --run TASK`: the run is recorded in the catalog,
+    and a run that finds the last one still going is recorded as skipped."""
+    from conftest import run_farm
+    from farm.schedule import crontab_block, scheduled_tasks, systemd_units, task_lock
+    from farm.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    tasks = scheduled_tasks(ws)
+    assert all(t.start_argv[-3:] == ("scheduler", "--run", t.name) for t in tasks)
+    assert "scheduler --run cleanup >>" in crontab_block(tasks, root=ws.root)
+    assert any("scheduler --run nightly\n" in text for text in systemd_units(tasks, root=ws.root).values())
+    done = run_farm("--workspace", str(ws.root), "scheduler", "--run", "cleanup")
+    assert done.returncode == 0, done.stderr
+    with task_lock(ws, "cleanup").acquire():
+        busy = run_farm("--workspace", str(ws.root), "scheduler", "--run", "cleanup")
+    assert busy.returncode == 0 and "skipped" in busy.stderr
+    bad = run_farm("--workspace", str(ws.root), "scheduler", "--run", "dance")
+    assert bad.returncode == 2
+    with ws.catalog.read() as con:
+        rows = con.execute("SELECT task, outcome, exit_code, scheduled_for IS NOT NULL FROM schedule_runs "
+                           "ORDER BY id").fetchall()
+    assert rows == [("cleanup", "ok", 0, True), ("cleanup", "skipped", None, True)]

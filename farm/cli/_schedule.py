@@ -98,6 +98,9 @@ def add_scheduler(sub) -> None:
     p.add_argument("--grace-s", type=float, default=20.0, metavar="S",
                    help="on stop, how long running tasks get to finish before they are terminated (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON object per run on stdout")
+    p.add_argument("--run", default=None, metavar="TASK", choices=("nightly", "publish", "monitor", "cleanup"),
+                   help="run this one task now and record it, as cron and systemd start them (a run of it still "
+                   "going: recorded as skipped)")
     p.set_defaults(func=_cmd_scheduler)
 
 
@@ -105,6 +108,10 @@ def _cmd_scheduler(args) -> int:
     from farm.errors import InputError
     from farm.schedule import run_scheduler
 
+    if args.run:
+        from farm.schedule import run_task_once
+
+        return run_task_once(_ws(args), args.run)
     if not args.grace_s >= 0:
         raise InputError(f"--grace-s must be 0 or more, not {args.grace_s}")
 

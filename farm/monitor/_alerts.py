@@ -11,6 +11,7 @@ holds up the farm: the alert waits as ``pending`` and is sent again on the next 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,10 +50,11 @@ def conditions(ws: Workspace, con, *, now: datetime, health: dict[int, object]) 
                                  {"health": h.health, **h.components}))
         state, why = account_status(acc, now)
         if state == "reconnect":
-            out.append(Condition("token", f"token:{acc['id']}", "critical", f"{label}: reconnect it: {why}", acc["id"],
+            out.append(Condition("token", f"token:{acc['id']}:reconnect", "critical", f"{label}: reconnect it: {why}",
+                                 acc["id"],
                                  {"state": state}))
         elif state == "expiring":
-            out.append(Condition("token", f"token:{acc['id']}", "warning", f"{label}: {why}", acc["id"],
+            out.append(Condition("token", f"token:{acc['id']}:expiring", "warning", f"{label}: {why}", acc["id"],
                                  {"state": state}))
         failures = catalogs.upload_failures(con, acc["id"], now - timedelta(days=7))
         rejections = failures.get("PolicyError", 0) + failures.get("RightsError", 0)
@@ -103,6 +105,32 @@ def sync_alerts(ws: Workspace, found: list[Condition], *, now: datetime, log=Non
     return {"raised": raised, "cleared": cleared}
 
 
+PASS_BUDGET_S = 60.0
+"""The most one pass spends on the webhook; what is left stays pending for the next pass."""
+
+
+def _post(http: httpx.Client, url: str, content: bytes, timeout_s: float) -> tuple[int | None, str]:
+    """POST with a deadline on the whole exchange (httpx's timeouts bound each read, and a receiver
+    that trickles its answer would hold us for ever): (status or None, what went wrong)."""
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            resp = http.post(url, content=content, headers={"Content-Type": "application/json; charset=utf-8"})
+            result["status"] = resp.status_code
+        except Exception as err:  # a bad URL, a refused connection, a timeout: never the farm's crash
+            result["error"] = type(err).__name__
+
+    worker = threading.Thread(target=run, name="farm-webhook", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        return None, f"no answer within {timeout_s:g} s"
+    if "status" in result:
+        return result["status"], f"HTTP {result['status']}"
+    return None, result.get("error", "no answer")
+
+
 def deliver_webhooks(ws: Workspace, *, http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
                      now: Callable[[], datetime] = catalogs.utcnow) -> dict:
     """POST every pending alert to ``alerts.webhook_url`` (JSON), each retried with backoff up to
@@ -118,6 +146,7 @@ def deliver_webhooks(ws: Workspace, *, http: httpx.Client | None = None, sleep: 
         return {"sent": 0, "pending": 0}
     own = http is None
     http = http or httpx.Client(timeout=httpx.Timeout(cfg.webhook_timeout_s), follow_redirects=False)
+    pass_deadline = time.monotonic() + PASS_BUDGET_S
     sent = 0
     try:
         for alert in pending:
@@ -126,19 +155,18 @@ def deliver_webhooks(ws: Workspace, *, http: httpx.Client | None = None, sleep: 
                     "account_id": alert["account_id"], "details": alert["details"],
                     "raised_at": alert["raised_at"].isoformat(timespec="seconds") + "Z"}
             attempts, ok, last = 0, False, ""
+            content = json.dumps(body, default=str, ensure_ascii=False).encode("utf-8")
             for attempt in range(cfg.webhook_retries + 1):
+                if time.monotonic() > pass_deadline:
+                    last = last or "out of time for this pass"
+                    break
                 attempts += 1
-                try:
-                    resp = http.post(cfg.webhook_url, content=json.dumps(body, default=str, ensure_ascii=False),
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
-                    if 200 <= resp.status_code < 300:
-                        ok = True
-                        break
-                    last = f"HTTP {resp.status_code}"
-                    if resp.status_code < 500 and resp.status_code not in (408, 429):
-                        break  # the receiver refuses it: retrying will not help
-                except httpx.HTTPError as err:
-                    last = type(err).__name__
+                status, last = _post(http, cfg.webhook_url, content, cfg.webhook_timeout_s)
+                if status is not None and 200 <= status < 300:
+                    ok = True
+                    break
+                if status is not None and status < 500 and status not in (408, 429):
+                    break  # the receiver refuses it: retrying will not help
                 if attempt < cfg.webhook_retries:
                     sleep(backoff_s(attempt, base_s=0.5, cap_s=5.0))
             with ws.catalog.write() as con:

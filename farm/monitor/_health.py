@@ -5,7 +5,7 @@
            - 15 x policy rejections in the last 7 days                          at most 30
            - 40 when the token is dead (needs a reconnect),
              15 when it (or its refresh token) expires within 3 days
-           - 10 when the account posted at its daily cap on each of the last 7 days it posted
+           - 10 when the account posted at its daily cap on each day it posted of the 7 before today
            - up to 20 for engagement below the account's own 14-day median:
              20 x (1 - recent / median), recent = median of the last 3 days' rates
            - 5 x posts the platform made private (or self-only) in the last 7 days   at most 15
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import catalogs
 from farm.publish import account_status
@@ -37,18 +37,33 @@ class Health:
     components: dict
 
 
-def account_health(con, account: dict, *, now: datetime) -> Health:
-    """The account's health now, with each term (``create_metric_views`` must have run on ``con``)."""
+def account_health(con, account: dict, *, now: datetime, tz=None) -> Health:
+    """The account's health now, with each term (``create_metric_views`` must have run on ``con``).
+
+    Days are whole calendar days in ``tz`` (the publish time zone, as the daily caps count
+    them; UTC when None): "the last 7 days it posted" are the 7 days before today, and the
+    engagement medians use whole UTC days of snapshots (14, and the last 3).
+    """
+    from farm.publish import midnight_utc, to_local
+
+    tz = tz or timezone.utc
     week = now - timedelta(days=7)
     failures = catalogs.upload_failures(con, account["id"], week)
     rejections = sum(n for cls, n in failures.items() if cls in POLICY_CLASSES)
     other = sum(n for cls, n in failures.items() if cls not in POLICY_CLASSES)
     state, why = account_status(account, now)
     token_points = DEAD_TOKEN_POINTS if state == "reconnect" else EXPIRING_POINTS if state == "expiring" else 0
-    per_day = catalogs.daily_posts(con, account["id"], week)
+    local_today = to_local(now, tz).date()
+    counts: dict = {}
+    for t in catalogs.post_times(con, account["id"], midnight_utc(now, tz) - timedelta(days=8)):
+        day = to_local(t, tz).date()
+        if 1 <= (local_today - day).days <= 7:  # whole days: today is not over yet
+            counts[day] = counts.get(day, 0) + 1
+    per_day = list(counts.values())
     at_cap = bool(per_day) and all(n >= account["daily_cap"] for n in per_day)
-    rates = [r for _, r in catalogs.daily_engagement(con, account["id"], now - timedelta(days=14)) if r is not None]
-    recent = [r for d, r in catalogs.daily_engagement(con, account["id"], now - timedelta(days=3)) if r is not None]
+    utc_today = midnight_utc(now, timezone.utc)
+    rates = [r for _, r in catalogs.daily_engagement(con, account["id"], utc_today - timedelta(days=13)) if r is not None]
+    recent = [r for _, r in catalogs.daily_engagement(con, account["id"], utc_today - timedelta(days=2)) if r is not None]
     engagement_points = 0.0
     median14 = statistics.median(rates) if rates else None
     recent_median = statistics.median(recent) if recent else None

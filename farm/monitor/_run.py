@@ -11,6 +11,7 @@ import catalogs
 from farm.monitor._alerts import conditions, deliver_webhooks, sync_alerts
 from farm.monitor._health import account_health
 from farm.monitor._stats import collect_stats
+from farm.publish import local_zone
 from farm.workspace import Workspace
 
 
@@ -29,7 +30,8 @@ def monitor_once(ws: Workspace, *, now: Callable[[], datetime] = catalogs.utcnow
     with ws.catalog.read() as con:
         catalogs.create_metric_views(con, ws.metrics_dir)
         accounts = catalogs.list_accounts(con)
-        health = {a["id"]: account_health(con, a, now=at) for a in accounts}
+        tz = local_zone(ws.settings.publish.timezone)
+        health = {a["id"]: account_health(con, a, now=at, tz=tz) for a in accounts}
     with ws.catalog.write() as con:
         for h in health.values():
             catalogs.insert_health(con, h.account_id, h.health, h.components, at=at)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import catalogs
-from farm.errors import AuthError, FarmError
+from farm.errors import AuthError, FarmError, QuotaError
 from farm.platforms import YOUTUBE_STATS_BATCH
 from farm.workspace import Workspace
 
@@ -80,10 +80,32 @@ def collect_stats(ws: Workspace, *, now: datetime, runner=None, sleep=None) -> S
                     except AuthError:
                         tokens = refresh_account(ws, acc, client, tokens, runner.keyring)
                         stats = client.video_stats(tokens.access_token, list(privacy), privacy=privacy)
+                    except QuotaError:
+                        raise
+                    except FarmError as err:
+                        # one video the platform will not describe (deleted, another Page's) must not cost the
+                        # others theirs: ask for each on its own
+                        stats = {}
+                        for rid in privacy:
+                            try:
+                                stats.update(client.video_stats(tokens.access_token, [rid],
+                                                                 privacy={rid: privacy[rid]}))
+                            except QuotaError:
+                                raise
+                            except FarmError as one:
+                                run.problems.append(f"{label}: video {rid}: statistics refused ({one})")
+                        if not stats:
+                            raise err
                     if acc["platform"] == "youtube":
                         with ws.catalog.write() as con:  # videos.list: 1 unit of the project's 10,000 a day
                             for _ in range(-(-len(privacy) // YOUTUBE_STATS_BATCH)):
                                 catalogs.record_call(con, "youtube", "list", account_id=account_id, at=now)
+                except QuotaError as err:
+                    reset = err.reset_at or now + timedelta(hours=1)
+                    with ws.catalog.write() as con:  # the quota alert says it; the next pass waits
+                        catalogs.add_hold(con, acc["platform"], until=reset, reason=f"{acc['platform']} quota spent",
+                                          account_id=None if acc["platform"] == "youtube" else account_id)
+                    run.problems.append(f"{label}: quota spent; statistics wait for {reset:%Y-%m-%d %H:%M} UTC")
                 except FarmError as err:
                     run.problems.append(f"{label}: statistics not fetched ({err})")
             elif measurable:

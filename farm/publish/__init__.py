@@ -18,7 +18,7 @@ from farm.publish._accounts import (
     set_active,
     store_tokens,
 )
-from farm.publish._assign import Planner, Target, job_targets
+from farm.publish._assign import Planner, Target, job_targets, local_zone, midnight_utc, to_local
 from farm.publish._checks import PLATFORM_SPECS, UPLOAD_PLATFORMS, PlatformSpec, VideoFacts, check_upload, video_facts, violations
 from farm.publish._metadata import (
     AFFILIATE_URL_MAX_CHARS,
@@ -66,7 +66,7 @@ __all__ = [
     "PRIVACY_BY_PLATFORM", "Window", "account_status", "add_account", "effective_privacy", "list_account_rows",
     "load_tokens", "mark_reconnect", "needs_refresh", "privacy_notice", "read_token_file", "refresh_account", "remove_account",
     "rotate_key", "set_active", "store_tokens",
-    "Planner", "Target", "job_targets",
+    "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "to_local",
     "PLATFORM_SPECS", "UPLOAD_PLATFORMS", "PlatformSpec", "VideoFacts", "check_upload", "video_facts", "violations",
     "LocalUploads", "Outcome", "RayUploads", "Reporter", "StopFlag", "Sweep", "sweep",
     "KEYS_ENV", "Keyring", "ensure_key_file", "key_file", "load_keyring",

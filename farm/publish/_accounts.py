@@ -222,9 +222,12 @@ def account_status(account: dict, now: datetime) -> tuple[str, str | None]:
         if exp - now <= WARN_EXPIRY:
             return "expiring", f"its Page token expires {exp:%Y-%m-%d %H:%M} UTC; reconnect before then"
     exp_at = account.get("token_expires_at")
-    if exp_at is not None and exp_at <= now and not account.get("has_refresh_token", True) \
-            and account["platform"] != "local":
-        return "reconnect", "its token expired and there is no refresh token"
+    if exp_at is not None and not account.get("has_refresh_token", True) and account["platform"] != "local":
+        if exp_at <= now:
+            return "reconnect", "its token expired and there is no refresh token"
+        if exp_at - now <= WARN_EXPIRY:
+            return "expiring", (f"its token expires {exp_at:%Y-%m-%d %H:%M} UTC and there is no refresh token; "
+                                "reconnect before then")
     rexp = account.get("refresh_expires_at")
     if rexp is not None:
         if rexp <= now:
@@ -363,10 +366,20 @@ def refresh_account(ws: Workspace, account: dict, client, tokens: TokenSet, ring
                else "its token was refused and there is no refresh token")
         mark_reconnect(ws, account, why)
         raise AuthError(f"{what}: {why}; reconnect it")
-    try:
-        new = client.refresh(tokens)
-    except AuthError as err:
-        mark_reconnect(ws, account, f"token refresh refused ({err})")
-        raise AuthError(f"{what}: token refresh refused; reconnect it ({err})") from None
-    store_tokens(ws, account, new, ring)
+    from farm.locks import WorkspaceLock
+
+    # One refresh at a time per workspace (publisher, monitor): TikTok's refresh token works once, so a
+    # second process refreshing with the same one would be refused and the account lost.
+    with WorkspaceLock(ws.state_dir / "tokens.lock", what="token refresh").acquire(wait_s=60.0):
+        with ws.catalog.read() as con:
+            current = catalogs.find_account(con, account["id"])
+        stored = load_tokens(ws, current, ring)
+        if stored.access_token != tokens.access_token or stored.refresh_token != tokens.refresh_token:
+            return stored  # another process refreshed meanwhile: its tokens are the live ones
+        try:
+            new = client.refresh(tokens)
+        except AuthError as err:
+            mark_reconnect(ws, account, f"token refresh refused ({err})")
+            raise AuthError(f"{what}: token refresh refused; reconnect it ({err})") from None
+        store_tokens(ws, account, new, ring)
     return new

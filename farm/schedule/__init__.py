@@ -31,6 +31,7 @@ from farm.schedule._install import (
     unit_name,
     workspace_tag,
 )
+from farm.schedule._once import run_task_once, task_lock
 from farm.schedule._scheduler import (
     Launcher,
     Process,
@@ -54,6 +55,7 @@ __all__ = [
     "METHODS", "CommandResult", "InstallReport", "Method", "Runner", "crontab_block", "install_schedule",
     "merge_crontab", "run_command", "systemd_unit_dir", "systemd_units", "task_log", "uninstall_schedule",
     "unit_name", "workspace_tag",
+    "run_task_once", "task_lock",
     "Launcher", "Process", "RunRecord", "Scheduler", "SubprocessLauncher", "run_scheduler",
     "TASK_NAMES", "ScheduledTask", "TaskName", "check_schedule_settings", "farm_command", "scheduled_tasks",
     "task_argv",

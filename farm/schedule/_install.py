@@ -98,7 +98,7 @@ def crontab_block(tasks: Sequence[ScheduledTask], *, root: Path) -> str:
     env = shlex.quote(str(environment_file(root)))
     for t in tasks:
         # the workspace's environment file, when there is one, exported to the task (as systemd's EnvironmentFile=)
-        command = f"set -a; [ -r {env} ] && . {env}; set +a; " + " ".join(shlex.quote(a) for a in t.argv)
+        command = f"set -a; [ -r {env} ] && . {env}; set +a; " + " ".join(shlex.quote(a) for a in t.start_argv)
         line = f"{command} >>{shlex.quote(str(task_log(root, t.name)))} 2>&1 # reel-farm {root} {t.name}"
         lines.append(f"{t.cron} " + line.replace("%", "\\%"))  # cron turns a bare % into a newline
     lines.append(_end(root))
@@ -198,7 +198,7 @@ def systemd_units(tasks: Sequence[ScheduledTask], *, root: Path) -> dict[str, st
             "\n[Service]\n"
             "Type=oneshot\n"
             f"EnvironmentFile=-{_unit_text(str(environment_file(Path(_check_root(root)))))}\n"
-            f"ExecStart={' '.join(_exec_word(a) for a in t.argv)}\n"
+            f"ExecStart={' '.join(_exec_word(a) for a in t.start_argv)}\n"
         )
         calendars = t.cron_expr.on_calendar()
         why = ""
@@ -336,9 +336,10 @@ def install_schedule(
         raise InputError("cannot install the schedule: no systemd user session (systemctl --user) and no "
                          "crontab command; run `farm scheduler` under a process supervisor instead")
     report = _install_crontab(tasks, root=root, runner=runner, current=current)
-    removed = _remove_systemd(root=root, runner=runner, unit_dir=unit_dir, systemd=False)
+    # timers already loaded keep firing until systemd is told: disable them where it runs
+    removed = _remove_systemd(root=root, runner=runner, unit_dir=unit_dir, systemd=_systemd_available(runner))
     if removed.changed:
-        report = InstallReport("crontab", True, removed.files, report.commands,
+        report = InstallReport("crontab", True, removed.files, report.commands + removed.commands,
                                report.notes + ("removed this workspace's old systemd units",))
     return report
 

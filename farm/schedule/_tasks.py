@@ -59,6 +59,9 @@ class ScheduledTask:
     name: TaskName
     cron: str
     argv: tuple[str, ...]
+    start_argv: tuple[str, ...] = ()
+    """What cron and systemd start: ``farm scheduler --run NAME``, which runs ``argv`` and records the
+    run in the catalog (empty: ``argv`` itself)."""
 
     def __post_init__(self) -> None:
         if self.name not in TASK_NAMES:
@@ -66,6 +69,7 @@ class ScheduledTask:
         if not self.argv:
             raise InputError(f"task {self.name}: empty command")
         object.__setattr__(self, "argv", tuple(str(a) for a in self.argv))
+        object.__setattr__(self, "start_argv", tuple(str(a) for a in self.start_argv) or self.argv)
         object.__setattr__(self, "cron", CronExpr.parse(self.cron, key=self.name).expr)
 
     @property
@@ -73,7 +77,7 @@ class ScheduledTask:
         return CronExpr.parse(self.cron, key=self.name)
 
     def as_dict(self) -> dict:
-        return {"task": self.name, "cron": self.cron, "command": list(self.argv),
+        return {"task": self.name, "cron": self.cron, "command": list(self.argv), "started_as": list(self.start_argv),
                 "on_calendar": list(self.cron_expr.on_calendar())}
 
 
@@ -96,6 +100,7 @@ def scheduled_tasks(ws: Workspace, *, farm: tuple[str, ...] | None = None) -> tu
     farm = farm or farm_command()
     return tuple(
         ScheduledTask(name, getattr(schedule, name),
-                      task_argv(name, root=ws.root, farm=farm, cleanup_days=schedule.cleanup_days))
+                      task_argv(name, root=ws.root, farm=farm, cleanup_days=schedule.cleanup_days),
+                      (*farm, "--workspace", str(ws.root), "scheduler", "--run", name))
         for name in TASK_NAMES
     )
