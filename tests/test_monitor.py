@@ -248,3 +248,85 @@ def test_monitor_fetches_statistics_through_the_platforms(tmp_path, monkeypatch)
         assert rows["tiktok"]["available"] is False and rows["tiktok"]["views"] is None
         assert "self-only" in rows["tiktok"]["note"]
         assert "yt-tok" not in proc.stdout + proc.stderr
+
+
+def test_a_token_that_dies_raises_a_new_alert(month):
+    ws, acc = month
+    with ws.catalog.read() as con:
+        first = conditions(ws, con, now=NOW, health={})
+    sync_alerts(ws, first, now=NOW)
+    with ws.catalog.write() as con:  # two days later the Page token is dead
+        catalogs.update_account(con, acc["fb"]["id"], token_expires_at=NOW - timedelta(hours=1))
+    with ws.catalog.read() as con:
+        later = conditions(ws, con, now=NOW, health={})
+    out = sync_alerts(ws, later, now=NOW + timedelta(days=2))
+    assert [(a["key"], a["severity"]) for a in out["raised"]] == [(f"token:{acc['fb']['id']}:reconnect", "critical")]
+    assert [a["key"] for a in out["cleared"]] == [f"token:{acc['fb']['id']}:expiring"]
+
+
+def test_a_webhook_that_never_finishes_answering_is_given_up_on_time(month):
+    import socket
+    import time as _time
+
+    ws, acc = month
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)  # accepts connections, never answers: a receiver stuck mid-reply
+    try:
+        ws = _with_webhook(ws, f"http://127.0.0.1:{listener.getsockname()[1]}/hook", retries=1)
+        (ws.root / "farm.toml").write_text(
+            (ws.root / "farm.toml").read_text().replace("webhook_timeout_s = 2.0", "webhook_timeout_s = 0.5"))
+        from farm.workspace import Workspace
+
+        ws = Workspace(ws.root)
+        with ws.catalog.read() as con:
+            found = conditions(ws, con, now=NOW, health={})
+        sync_alerts(ws, found[:1], now=NOW)
+        t0 = _time.monotonic()
+        assert deliver_webhooks(ws, sleep=lambda s: None) == {"sent": 0, "pending": 1}
+        assert _time.monotonic() - t0 < 5
+    finally:
+        listener.close()
+
+
+def test_a_refresh_another_process_made_is_used_not_repeated(month, tmp_path):
+    from farm.platforms import Secret, TokenSet
+    from farm.publish import load_tokens, refresh_account, store_tokens
+
+    ws, acc = month
+    with ws.catalog.read() as con:
+        tt = catalogs.find_account(con, acc["tt"]["id"])
+    before = load_tokens(ws, tt)
+    store_tokens(ws, tt, TokenSet(Secret("access-2"), Secret("refresh-2")))  # the other process's refresh
+
+    class Client:
+        calls = 0
+
+        def refresh(self, tokens):
+            Client.calls += 1
+            raise AssertionError("a refresh token TikTok has already spent")
+
+    got = refresh_account(ws, tt, Client(), before)
+    assert Client.calls == 0 and got.refresh_token.reveal() == "refresh-2"
+
+
+def test_posts_asked_to_be_self_only_are_not_forced_private(month):
+    ws, acc = month
+    with ws.catalog.write() as con:
+        catalogs.insert_upload(con, job_id=9000, account_id=acc["tt"]["id"], platform="tiktok", marker="x",
+                               size_bytes=1, privacy="self-only")  # an unaudited app asks for self-only
+        catalogs.update_upload(con, 9000, "tiktok", state="published", privacy="self-only", published_at=NOW,
+                               started_at=NOW)
+    assert _health(ws, acc["tt"]).components["forced_private_7d"] == 0
+
+
+def test_metric_files_from_before_the_new_columns_do_not_stop_the_monitor(tmp_path, monkeypatch):
+    from farm.monitor import monitor_once
+
+    monkeypatch.delenv("FARM_SECRET_KEYS", raising=False)
+    ws = workspace(tmp_path / "ws")
+    add_account(ws, "youtube", name="yt", token_file=token_file(tmp_path, "t", "tok"))
+    catalogs.append_metrics(ws.metrics_dir, "metrics", [{"upload": "1:youtube", "at": NOW, "views": 5, "likes": 1,
+                                                         "comments": 0, "shares": None, "engagement_rate": 0.2}])
+    doc = monitor_once(ws, now=lambda: NOW, log=lambda line: None)
+    assert [h["account"] for h in doc["health"]] == ["youtube:yt"]
