@@ -274,11 +274,24 @@ class PlatformClient:
     """
 
     platform: str = ""
+    auth_scheme: str = "Bearer"
+    """How a token is sent: ``Authorization: <scheme> <token>`` (Facebook's Graph API says ``OAuth``)."""
 
     def __init__(self, http: httpx.Client, settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.http = http
         self.settings = settings
         self.sleep = sleep
+
+    def _request(self, method: str, url: str, *, what: str, token: Secret | None = None, **kwargs) -> httpx.Response:
+        """One HTTP request with the token in its header; a transport failure becomes a RetryableError
+        naming the platform and the call (never the URL)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token is not None:
+            headers["Authorization"] = f"{self.auth_scheme} {token.reveal()}"
+        try:
+            return self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as err:
+            raise transport_error(err, what=f"{self.platform} {what}") from None
 
     def account_info(self, token: Secret, *, page_id: str | None = None) -> AccountInfo:
         raise NotImplementedError

@@ -22,7 +22,6 @@ from farm.platforms._base import (
     parse_count,
     retry_after,
     scrub,
-    transport_error,
     utc_now,
     with_retries,
 )
@@ -51,6 +50,7 @@ class FacebookClient(PlatformClient):
     """
 
     platform = "facebook"
+    auth_scheme = "OAuth"
 
     def account_info(self, token: Secret, *, page_id: str | None = None) -> AccountInfo:
         """Fixed, no call: Page reels are public and 3 to 90 seconds long."""
@@ -228,13 +228,6 @@ class FacebookClient(PlatformClient):
             raise InputError("facebook: the account has no Page id (reels are published on a Page)")
         return str(request.page_id)
 
-    def _request(self, method: str, url: str, *, what: str, token: Secret, **kwargs) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
-        headers["Authorization"] = f"OAuth {token.reveal()}"
-        try:
-            return self.http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as err:
-            raise transport_error(err, what=f"facebook {what}") from None
 
     def _error(self, resp: httpx.Response, what: str, token: Secret | None, body: dict | None = None, *,
                session_call: bool = False) -> FarmError:

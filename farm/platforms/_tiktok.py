@@ -25,7 +25,6 @@ from farm.platforms._base import (
     parse_count,
     retry_after,
     scrub,
-    transport_error,
     utc_now,
     with_retries,
 )
@@ -297,14 +296,6 @@ class TikTokClient(PlatformClient):
         except FarmError:
             return None
 
-    def _request(self, method: str, url: str, *, what: str, token: Secret | None = None, **kwargs) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.reveal()}"
-        try:
-            return self.http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as err:
-            raise transport_error(err, what=f"tiktok {what}") from None
 
     def _api(self, token: Secret, path: str, body: dict | None, *, what: str, retry: bool,
              params: dict[str, str] | None = None) -> dict:
