@@ -8,7 +8,6 @@ from datetime import datetime
 import duckdb
 
 from catalogs._connect import rows_as_dicts, utcnow
-from catalogs._schema import UPLOAD_DONE
 from farm.errors import InputError
 
 ACCOUNT_PUBLIC_COLUMNS = (
@@ -159,12 +158,6 @@ def account_last_post(con: duckdb.DuckDBPyConnection, account_id: int) -> dateti
     return row[0] if row else None
 
 
-def done_platforms(con: duckdb.DuckDBPyConnection, job_id: int) -> list[str]:
-    states = ", ".join(f"'{s}'" for s in UPLOAD_DONE)
-    return [r[0] for r in con.execute(f"SELECT platform FROM uploads WHERE job_id = ? AND state IN ({states})",
-                                      [int(job_id)]).fetchall()]
-
-
 # -- API calls and holds (rate limits, quotas) ---------------------------------------
 def record_call(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, account_id: int | None = None,
                 at: datetime | None = None) -> None:
@@ -178,15 +171,6 @@ def count_calls(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, sin
         sql += " AND account_id = ?"
         args.append(int(account_id))
     return int(con.execute(sql, args).fetchone()[0])
-
-
-def first_call_since(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, since: datetime,
-                     account_id: int | None = None) -> datetime | None:
-    sql, args = 'SELECT min("at") FROM api_calls WHERE platform = ? AND kind = ? AND "at" >= ?', [platform, kind, since]
-    if account_id is not None:
-        sql += " AND account_id = ?"
-        args.append(int(account_id))
-    return con.execute(sql, args).fetchone()[0]
 
 
 def add_hold(con: duckdb.DuckDBPyConnection, platform: str, *, until: datetime, reason: str,

@@ -125,11 +125,7 @@ class Context:
         self.sleep = sleep
         self.reporter = reporter
         self.runner = runner
-        self.max_retries = ws.settings.platforms.with_environment().max_retries
-
-    def account(self, account_id: int) -> dict:
-        with self.ws.catalog.read() as con:
-            return catalogs.find_account(con, account_id)
+        self.max_retries = ws.settings.platforms.max_retries
 
     def token_blob(self, account: dict) -> bytes | None:
         if account["platform"] == "local":
@@ -182,13 +178,16 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
     with ws.catalog.read() as con:
         row = catalogs.get_upload(con, job["id"], platform)
     refreshed = False
+    polled_since: float | None = None  # when this run began waiting for the platform to process
+    blob: bytes | None = None  # the token's ciphertext, read when first needed and after a refresh
 
     def call(kind: str, **kw) -> Generator[Step, dict, object]:
-        nonlocal refreshed
+        nonlocal refreshed, blob
         while True:
-            step = {"kind": kind, "platform": platform, "account": account["username"],
-                    "token_blob": ctx.token_blob(account), "page_id": account.get("page_id"),
-                    "request": request.as_dict(), **kw}
+            if blob is None:
+                blob = ctx.token_blob(account)
+            step = {"kind": kind, "platform": platform, "account": account["username"], "token_blob": blob,
+                    "page_id": account.get("page_id"), "request": request.as_dict(), **kw}
             result = yield step
             if result.get("ok"):
                 return result.get("value")
@@ -196,8 +195,19 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
             if isinstance(err, AuthError) and not refreshed and platform != "local":
                 refreshed = True
                 ctx.fresh_tokens(account, force=True)  # marks the account and raises when it cannot
+                blob = None
                 continue
             raise err
+
+    def poll() -> Generator[Step, dict, RemoteState | None]:
+        """The platform's state after a pause, or None once this run has waited PROCESSING_WAIT_S."""
+        nonlocal polled_since
+        if polled_since is None:
+            polled_since = time.monotonic()
+        elif time.monotonic() - polled_since > PROCESSING_WAIT_S:
+            return None
+        ctx.sleep(POLL_S)
+        return (yield from _query(call, session))
 
     if row is None:
         marker = f"rf-{job['id']}-{platform[:2]}-{secrets.token_hex(4)}"
@@ -276,7 +286,6 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
             ctx.ledger(job["id"], platform, attempts=(row["attempts"] or 0) + 1)
             state = yield from _query(call, session)
         failures = 0
-        polled_since: float | None = None
         while True:
             if state.status == "gone":
                 raise SessionLostError(f"{label}: the upload session expired")
@@ -319,19 +328,14 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
                             err = PolicyError(f"{label}: Facebook has not acted on the finish sent "
                                               f"{asked:%Y-%m-%d %H:%M} UTC; it is not sent twice: check the Page")
                             return done("failed", str(err), ledger_state="failed", error=err)
-                        state = yield from _wait_processing(call, ctx, session, lambda: polled_since)
+                        state = yield from poll()
                         if state is None:
                             return done("processing", "finish sent; Facebook is still working on it")
-                        if polled_since is None:
-                            polled_since = time.monotonic()
                 elif state.status in ("uploaded", "processing"):
                     ctx.ledger(job["id"], platform, state="processing", sent_bytes=request.size_bytes)
-                    if polled_since is None:
-                        polled_since = time.monotonic()
-                    if time.monotonic() - polled_since > PROCESSING_WAIT_S:
+                    state = yield from poll()
+                    if state is None:
                         return done("processing", "the platform is still processing it; checked again next run")
-                    ctx.sleep(POLL_S)
-                    state = yield from _query(call, session)
                 else:
                     raise RetryableError(f"{label}: unexpected upload status {state.status!r}")
             except SessionLostError:
@@ -394,15 +398,6 @@ def upload_flow(ctx: Context, job: dict, platform: str, account: dict) -> Flow:
 
 def _query(call, session: RemoteSession) -> Generator[Step, dict, RemoteState]:
     """What the platform holds now, asked with the idempotent query (retried inside the client)."""
-    value = yield from call("query", session=session.as_dict())
-    return RemoteState(**value)
-
-
-def _wait_processing(call, ctx: Context, session: RemoteSession, since) -> Generator[Step, dict, RemoteState | None]:
-    started = since()
-    if started is not None and time.monotonic() - started > PROCESSING_WAIT_S:
-        return None
-    ctx.sleep(POLL_S)
     value = yield from call("query", session=session.as_dict())
     return RemoteState(**value)
 

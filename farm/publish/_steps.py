@@ -62,7 +62,7 @@ class StepRunner:
 
         self.root = Path(root)
         self.settings = Settings.load(self.root / "farm.toml")
-        self.platform_settings = self.settings.platforms.with_environment()
+        self.platform_settings = self.settings.platforms  # Settings.load applied FARM_* already
         self.keyring = load_keyring(self.root / ".farm")
         self.http = make_http_client(self.platform_settings, transport=transport)
         self.sleep = sleep or time.sleep
