@@ -71,6 +71,9 @@ _WHERE = {
     "account_last_post": "catalogs._publishing",
     "record_call": "catalogs._publishing",
     "count_calls": "catalogs._publishing",
+    "pending_uploads": "catalogs._publishing",
+    "retired_metrics": "catalogs._publishing",
+    "retire_metric": "catalogs._publishing",
     "add_hold": "catalogs._publishing",
     "active_holds": "catalogs._publishing",
     "published_uploads": "catalogs._monitor",
@@ -115,8 +118,6 @@ _WHERE = {
     "append_metrics": "catalogs._metrics",
     "create_metric_views": "catalogs._metrics",
     "read_only_query": "catalogs._metrics",
-    "ACCOUNT_PLATFORMS": "catalogs._schema",
-    "PRIVACY_MODES": "catalogs._schema",
     "UPLOAD_STATES": "catalogs._schema",
     "UPLOAD_DONE": "catalogs._schema",
     "JOB_KINDS": "catalogs._schema",
@@ -125,7 +126,6 @@ _WHERE = {
     "LICENSES": "catalogs._schema",
     "MEDIA_KINDS": "catalogs._schema",
     "MIGRATIONS": "catalogs._schema",
-    "PLATFORMS": "catalogs._schema",
     "SCHEMA_VERSION": "catalogs._schema",
     "sql_list": "catalogs._schema",
 }
@@ -140,12 +140,12 @@ __all__ = [
     "list_media", "mark_used", "media_by_sha", "pick_media", "update_media",
     "PRODUCT_COLUMNS", "get_product", "insert_product", "list_products", "mark_promoted", "product_by_definition",
     "products_using",
-    "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "delete_failed_uploads", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "record_call", "count_calls", "add_hold", "active_holds", "ACCOUNT_PLATFORMS", "PRIVACY_MODES", "UPLOAD_STATES", "UPLOAD_DONE",
+    "ACCOUNT_PUBLIC_COLUMNS", "count_account_error", "delete_failed_uploads", "drop_assigned_uploads", "due_job_ids", "insert_account", "list_accounts", "find_account", "account_tokens", "all_token_blobs", "update_account", "delete_account", "get_upload", "insert_upload", "update_upload", "delete_upload", "list_uploads", "account_posts_since", "account_last_post", "record_call", "count_calls", "add_hold", "active_holds", "pending_uploads", "retired_metrics", "retire_metric", "UPLOAD_STATES", "UPLOAD_DONE",
     "published_uploads", "upload_failures", "forced_private", "post_times", "daily_engagement", "insert_health", "latest_health", "nightly_batches", "open_alerts", "recent_alerts", "insert_alert", "update_alert", "pending_webhooks",
     "report_rendered_per_day", "report_render_speed", "report_queue_states", "report_failures", "report_uploads_per_day", "report_accounts", "report_health_history", "report_ai_per_day", "report_open_alerts", "report_counts", "report_views_per_day", "report_views_total",
     "SCHEDULE_OUTCOMES", "insert_schedule_run", "finish_schedule_run", "close_unfinished_schedule_runs", "last_schedule_runs", "list_schedule_runs",
     "METRIC_SETS", "append_metrics", "create_metric_views", "read_only_query",
-    "JOB_KINDS", "JOB_STATES", "LANGUAGES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "PLATFORMS", "SCHEMA_VERSION", "sql_list",
+    "JOB_KINDS", "JOB_STATES", "LANGUAGES", "LICENSES", "MEDIA_KINDS", "MIGRATIONS", "SCHEMA_VERSION", "sql_list",
 ]
 
 if TYPE_CHECKING:
@@ -228,7 +228,10 @@ if TYPE_CHECKING:
         insert_upload,
         list_accounts,
         list_uploads,
+        pending_uploads,
         record_call,
+        retire_metric,
+        retired_metrics,
         update_account,
         update_upload,
     )
@@ -255,8 +258,6 @@ if TYPE_CHECKING:
         list_schedule_runs,
     )
     from catalogs._schema import (
-        ACCOUNT_PLATFORMS,
-        PRIVACY_MODES,
         UPLOAD_STATES,
         UPLOAD_DONE,
 
@@ -266,7 +267,6 @@ if TYPE_CHECKING:
         LICENSES,
         MEDIA_KINDS,
         MIGRATIONS,
-        PLATFORMS,
         SCHEMA_VERSION,
         sql_list,
     )

@@ -13,7 +13,8 @@ from farm.errors import InputError
 ACCOUNT_PUBLIC_COLUMNS = (
     "id", "platform", "username", "page_id", "privacy", "daily_cap", "min_gap_min", "window_start", "window_end",
     "active", "needs_reconnect", "reconnect_reason", "token_expires_at", "refresh_expires_at", "token_refreshed_at",
-    "error_count", "last_posted_at", "health", "key_id", "created_at", "updated_at",
+    "error_count", "last_posted_at", "health", "key_id", "created_at", "updated_at", "allow_comments", "allow_duet",
+    "allow_stitch", "scopes", "missing_scope", "key_problem", "remote_name",
 )
 _PUBLIC_SELECT = ", ".join(ACCOUNT_PUBLIC_COLUMNS) + ", refresh_blob IS NOT NULL AS has_refresh_token"
 """Every column of ``accounts`` but the two token blobs: what listing code may read."""
@@ -174,15 +175,50 @@ def count_calls(con: duckdb.DuckDBPyConnection, platform: str, kind: str, *, sin
 
 
 def add_hold(con: duckdb.DuckDBPyConnection, platform: str, *, until: datetime, reason: str,
-             account_id: int | None = None) -> None:
-    """Nothing more goes to ``platform`` (or to that account) before ``until`` (a quota spent)."""
-    con.execute("INSERT INTO platform_holds VALUES (?, ?, ?, ?, ?)", [platform, account_id, until, reason, utcnow()])
+             account_id: int | None = None, bucket: str = "upload") -> None:
+    """Nothing more of ``bucket`` (``upload``: publishing; ``read``: statistics and lookups) goes to
+    ``platform`` (or to that account) before ``until`` (a quota spent)."""
+    con.execute("INSERT INTO platform_holds (platform, account_id, until, reason, \"at\", bucket) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [platform, account_id, until, reason, utcnow(), bucket])
 
 
-def active_holds(con: duckdb.DuckDBPyConnection, now: datetime) -> list[dict]:
-    return rows_as_dicts(con.execute(
-        "SELECT platform, account_id, max(until) AS until, arg_max(reason, until) AS reason FROM platform_holds "
-        "WHERE until > ? GROUP BY platform, account_id ORDER BY platform", [now]))
+def active_holds(con: duckdb.DuckDBPyConnection, now: datetime, *, bucket: str | None = None) -> list[dict]:
+    """Holds still in force, one per (platform, account, bucket): the latest ``until``; ``bucket``
+    None: every bucket."""
+    sql, args = ("SELECT platform, account_id, coalesce(bucket, 'upload') AS bucket, max(until) AS until, "
+                 "arg_max(reason, until) AS reason FROM platform_holds WHERE until > ?"), [now]
+    if bucket is not None:
+        sql += " AND coalesce(bucket, 'upload') = ?"
+        args.append(bucket)
+    return rows_as_dicts(con.execute(sql + " GROUP BY platform, account_id, coalesce(bucket, 'upload') "
+                                     "ORDER BY platform, account_id", args))
+
+
+def pending_uploads(con: duckdb.DuckDBPyConnection, *, platform: str | None = None) -> list[dict]:
+    """Published uploads about which the platform still owes something (``pending``: a public id, a
+    copyright verdict), with their session: later passes ask again."""
+    sql, args = "SELECT * FROM uploads WHERE state = 'published' AND pending IS NOT NULL", []
+    if platform is not None:
+        sql += " AND platform = ?"
+        args.append(platform)
+    return [_upload_row(r) for r in rows_as_dicts(con.execute(sql + " ORDER BY job_id", args))]
+
+
+def retired_metrics(con: duckdb.DuckDBPyConnection, platform: str) -> dict[str, str]:
+    """The platform's metrics found retired, with the platform's words: not asked for again."""
+    return {str(m): str(msg or "") for m, msg in con.execute(
+        "SELECT metric, message FROM retired_metrics WHERE platform = ? ORDER BY metric", [platform]).fetchall()}
+
+
+def retire_metric(con: duckdb.DuckDBPyConnection, platform: str, metric: str, message: str) -> bool:
+    """Record a retired metric; True when it is new (said once), False when already known."""
+    known = con.execute("SELECT count(*) FROM retired_metrics WHERE platform = ? AND metric = ?",
+                        [platform, metric]).fetchone()[0]
+    if known:
+        return False
+    con.execute('INSERT INTO retired_metrics (platform, metric, message, "at") VALUES (?, ?, ?, ?)',
+                [platform, metric, message[:500], utcnow()])
+    return True
 
 
 def count_account_error(con: duckdb.DuckDBPyConnection, account_id: int) -> None:

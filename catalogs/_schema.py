@@ -6,9 +6,6 @@ MEDIA_KINDS = ("template", "source", "audio", "image")
 LICENSES = ("owned", "licensed", "cc-by", "cc0", "public-domain", "unknown")
 JOB_KINDS = ("mashup", "promo")
 JOB_STATES = ("pending", "rendering", "ready", "publishing", "published", "failed", "cancelled")
-PLATFORMS = ("tiktok", "youtube", "facebook")
-ACCOUNT_PLATFORMS = (*PLATFORMS, "local")
-PRIVACY_MODES = ("public", "private", "self-only", "inbox")
 UPLOAD_STATES = ("assigned", "started", "uploading", "uploaded", "finishing", "processing", "lost", "published",
                  "inbox", "failed")
 UPLOAD_DONE = ("published", "inbox")
@@ -243,6 +240,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             webhook_state VARCHAR,
             webhook_attempts INTEGER DEFAULT 0
         );
+        """,
+    ),
+    (
+        6,
+        "real accounts: interactions an account allows, granted scopes, a scope the platform said is missing, a "
+        "token the keys cannot read; what a platform still owes about a published upload; quota holds by bucket; "
+        "insights metrics a platform retired",
+        """
+        ALTER TABLE accounts ADD COLUMN allow_comments BOOLEAN DEFAULT false;
+        ALTER TABLE accounts ADD COLUMN allow_duet BOOLEAN DEFAULT false;
+        ALTER TABLE accounts ADD COLUMN allow_stitch BOOLEAN DEFAULT false;
+        ALTER TABLE accounts ADD COLUMN scopes VARCHAR;
+        ALTER TABLE accounts ADD COLUMN missing_scope VARCHAR;
+        ALTER TABLE accounts ADD COLUMN key_problem VARCHAR;
+        ALTER TABLE accounts ADD COLUMN remote_name VARCHAR;
+        ALTER TABLE uploads ADD COLUMN pending VARCHAR;
+        ALTER TABLE platform_holds ADD COLUMN bucket VARCHAR DEFAULT 'upload';
+        CREATE TABLE retired_metrics (platform VARCHAR NOT NULL, metric VARCHAR NOT NULL, message VARCHAR,
+                                      "at" TIMESTAMP NOT NULL, PRIMARY KEY (platform, metric));
         """,
     ),
 ]

@@ -112,8 +112,11 @@ def run_demo(out_dir: str | Path, *, seconds: float = 6.0, jobs: int = 6, promos
 
     ws = prepare_demo_workspace(out_dir, seconds=seconds)
     if not in_process:
-        return ws, run_nightly(ws, count=jobs, platforms=["tiktok", "youtube"], mood="upbeat", seed=7,
-                               caption="Giá chỉ 199.000đ – Mua ngay!", promos=promos, on_event=on_event)
+        from actors import RenderWorker
+
+        return ws, run_nightly(ws, worker_class=RenderWorker, count=jobs, platforms=["tiktok", "youtube"],
+                               mood="upbeat", seed=7, caption="Giá chỉ 199.000đ – Mua ngay!", promos=promos,
+                               on_event=on_event)
     with ws.catalog.read() as con:
         sources = [m["id"] for m in catalogs.list_media(con, kind="source")]
     for i in range(jobs):
@@ -136,5 +139,9 @@ def publish_demo(ws: Workspace, *, in_process: bool = False, reporter=None):
         has_local = any(a["platform"] == "local" for a in catalogs.list_accounts(con))
     if not has_local:
         # a demo posts a video every minute it likes: no cap, gap or window in the way
-        add_account(ws, "local", name="outbox", token_file=None, daily_cap=1000, min_gap_min=0)
-    return sweep(ws, local=in_process, reporter=reporter)
+        add_account(ws, "local", username="outbox", token_file=None, daily_cap=1000, min_gap_min=0)
+    if in_process:
+        return sweep(ws, local=True, reporter=reporter)
+    from actors import Uploader
+
+    return sweep(ws, local=False, reporter=reporter, uploader=Uploader)

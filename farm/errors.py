@@ -12,12 +12,16 @@
      |    +-- SessionLostError     a platform forgot an upload session           retried (anew)
      +-- QuotaError (exit 4)       a platform's or account's limit is reached    waits for reset_at
      +-- AuthError (exit 5)        a platform refused the account's token        refresh once, then reconnect
+     |    +-- KeyringError         the token cannot be decrypted with the keys   waits for the key or a reconnect
+     +-- ScopeError (exit 5)       the token lacks a scope the call needs        reconnect to grant it
      +-- RenderError (exit 1)      an encoder or muxer failed on good input      retried
 
 Platform clients map every HTTP status and error code to one of these at their boundary;
 the publisher decides what to do by the class alone: transient -> retry with backoff and
 jitter within a bound, quota -> wait for the reset, auth -> refresh once then mark the
-account, policy -> fail the upload with the platform's reason, never retried.
+account, policy -> fail the upload with the platform's reason, never retried, scope -> the
+call is not made again until the user reconnects and grants the scope (the account keeps
+publishing when only its statistics scope is missing).
 
 Each class also inherits the closest builtin (``InputError`` is a ``ValueError``), so
 callers may catch either, as PyAV does with its own errors. ``permanent`` says whether a
@@ -27,13 +31,21 @@ flag, never the class's name. An exception from outside the tree (a bug) is retr
 
 from __future__ import annotations
 
+from farm.redact import redact
+
 
 class FarmError(Exception):
     """Base class of the farm's errors; ``exit_code`` is what the CLI returns, ``permanent``
-    whether a job that failed with it is not worth retrying."""
+    whether a job that failed with it is not worth retrying. A message never carries a
+    credential: credential-named parameters are masked as the error is made (``farm.redact``)."""
 
     exit_code = 1
     permanent = False
+
+    def __init__(self, *args) -> None:
+        if args and isinstance(args[0], str):
+            args = (redact(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class InputError(FarmError, ValueError):
@@ -61,7 +73,7 @@ class PolicyError(InputError):
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
-        self.reason = reason or message
+        self.reason = redact(reason or message)
 
 
 class RetryableError(FarmError, RuntimeError):
@@ -91,16 +103,38 @@ class AuthError(FarmError, PermissionError):
     permanent = True
 
 
+class KeyringError(AuthError):
+    """A stored token cannot be decrypted with the workspace's keys (the key was replaced):
+    nothing is sent; the account waits for the old key to come back, or for a reconnect."""
+
+
 class QuotaError(FarmError, RuntimeError):
     """A platform quota or an account's cap is exhausted for now; ``reset_at`` (naive UTC)
-    is when it comes back, where known."""
+    is when it comes back, where known. ``scope``: whom it holds, ``project`` (every account
+    of the app) or ``account`` (one channel, token or Page). ``bucket``: what it holds,
+    ``upload`` (publishing) or ``read`` (statistics and lookups): platforms count them apart,
+    so a spent one never holds the other."""
 
     exit_code = 4
     permanent = True
 
-    def __init__(self, message: str = "", *, reset_at=None) -> None:
+    def __init__(self, message: str = "", *, reset_at=None, scope: str = "account", bucket: str = "upload") -> None:
         super().__init__(message)
         self.reset_at = reset_at
+        self.scope = scope
+        self.bucket = bucket
+
+
+class ScopeError(FarmError, PermissionError):
+    """The token works but lacks a scope the call needs (``scope``, where the platform says):
+    refreshing cannot add it; the user reconnects and grants it."""
+
+    exit_code = 5
+    permanent = True
+
+    def __init__(self, message: str = "", *, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
 
 
 class RenderError(FarmError, RuntimeError):

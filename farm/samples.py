@@ -50,6 +50,43 @@ def _bar_band(width: int, height: int) -> tuple[int, tuple[np.ndarray, np.ndarra
     return top, (y, u, v)
 
 
+def _moving_picture(phase: float, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Y as int16, U, V) of the gradient and disc at ``phase`` (0..1) of their loop, on the grid ``xx``, ``yy``."""
+    height, width = xx.shape
+    base = 40 + 150 * (xx / max(1, width - 1)) * 0.6 + 60 * (yy / max(1, height - 1))
+    base += 25 * np.sin(2 * math.pi * (xx / max(1, width) * 2 + phase))
+    cx = width * (0.2 + 0.6 * (0.5 + 0.5 * math.sin(2 * math.pi * phase)))
+    cy = height * (0.3 + 0.4 * (0.5 + 0.5 * math.cos(2 * math.pi * phase)))
+    r = min(width, height) * 0.18
+    disc = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+    base[disc] = 200
+    ch, cw = (height + 1) // 2, (width + 1) // 2
+    u = np.full((ch, cw), 128 + int(30 * math.sin(2 * math.pi * phase)), np.uint8)
+    v = np.full((ch, cw), 128 + int(30 * math.cos(2 * math.pi * phase)), np.uint8)
+    return base.astype(np.int16), u, v
+
+
+def _yuv420p_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> av.VideoFrame:
+    """A yuv420p frame holding the three uint8 planes (rows copied past each plane's padding)."""
+    height, width = y.shape
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for idx, plane in enumerate((y, u, v)):
+        dst = frame.planes[idx]
+        h, w = plane.shape
+        np.frombuffer(dst, np.uint8).reshape(-1, dst.line_size)[:h, :w] = plane
+    return frame
+
+
+def _tone_frame(start: int, stop: int, *, hz: float, rate: int, channels: int, layout: str) -> av.AudioFrame:
+    """Samples [start, stop) of the test tone as one planar-float audio frame, stamped at ``start``."""
+    af = av.AudioFrame.from_ndarray(_tone(stop - start, start=start, hz=hz, rate=rate, channels=channels),
+                                    format="fltp", layout=layout)
+    af.sample_rate = rate
+    af.pts = start
+    af.time_base = Fraction(1, rate)
+    return af
+
+
 def make_video(
     path: str | os.PathLike,
     *,
@@ -104,17 +141,7 @@ def make_video(
                 u = np.full((ch, cw), color[1], np.uint8)
                 v = np.full((ch, cw), color[2], np.uint8)
             else:
-                phase = i / max(1, n)
-                base = 40 + 150 * (xx / max(1, width - 1)) * 0.6 + 60 * (yy / max(1, height - 1))
-                base += 25 * np.sin(2 * math.pi * (xx / max(1, width) * 2 + phase))
-                cx = width * (0.2 + 0.6 * (0.5 + 0.5 * math.sin(2 * math.pi * phase)))
-                cy = height * (0.3 + 0.4 * (0.5 + 0.5 * math.cos(2 * math.pi * phase)))
-                r = min(width, height) * 0.18
-                disc = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
-                base[disc] = 200
-                y = base.astype(np.int16)
-                u = np.full((ch, cw), 128 + int(30 * math.sin(2 * math.pi * phase)), np.uint8)
-                v = np.full((ch, cw), 128 + int(30 * math.cos(2 * math.pi * phase)), np.uint8)
+                y, u, v = _moving_picture(i / max(1, n), xx, yy)
             lo, hi = 16, 235
             if band is not None:  # the bars replace the picture in the middle third
                 top, (by, bu, bv) = band
@@ -126,28 +153,17 @@ def make_video(
             if field is not None:
                 oy, ox = rng.integers(0, 64, size=2)
                 y = y + field[oy : oy + height, ox : ox + width]
-            y8 = np.clip(y, lo, hi).astype(np.uint8)
-            frame = av.VideoFrame(width, height, "yuv420p")
-            for idx, plane in enumerate((y8, u, v)):
-                dst = frame.planes[idx]
-                h, w = plane.shape
-                np.frombuffer(dst, np.uint8).reshape(-1, dst.line_size)[:h, :w] = plane
+            frame = _yuv420p_frame(np.clip(y, lo, hi).astype(np.uint8), u, v)
             if pix_fmt != "yuv420p":
                 frame = frame.reformat(format=pix_fmt)
             frame.pts = i
             frame.time_base = Fraction(1, fps)
             out.mux(vs.encode(frame))
-            if astream is not None:
+            if astream is not None:  # the tone up to this frame's end
                 upto = int(round((i + 1) * audio_rate / fps))
-                k = upto - samples_done
-                tone = _tone(k, start=samples_done, hz=audio_hz, rate=audio_rate, channels=audio_channels)
-                layout = astream.layout.name
-                af = av.AudioFrame.from_ndarray(tone, format="fltp", layout=layout)
-                af.sample_rate = audio_rate
-                af.pts = samples_done
-                af.time_base = Fraction(1, audio_rate)
+                out.mux(astream.encode(_tone_frame(samples_done, upto, hz=audio_hz, rate=audio_rate,
+                                                   channels=audio_channels, layout=astream.layout.name)))
                 samples_done = upto
-                out.mux(astream.encode(af))
         out.mux(vs.encode(None))
         if astream is not None:
             out.mux(astream.encode(None))

@@ -8,6 +8,7 @@ written once.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,19 +118,30 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
     "platforms": (
         Option("youtube_api_base", "https://www.googleapis.com/youtube/v3", "YouTube Data API v3"),
         Option("youtube_upload_base", "https://www.googleapis.com/upload/youtube/v3", "YouTube resumable uploads"),
+        Option("youtube_auth_url", "https://accounts.google.com/o/oauth2/v2/auth", "Google's OAuth authorization "
+               "endpoint (farm accounts connect)"),
         Option("youtube_token_url", "https://oauth2.googleapis.com/token", "Google's OAuth token endpoint"),
         Option("youtube_client_id", "", "the Google API project's OAuth client id (or FARM_YOUTUBE_CLIENT_ID)"),
         Option("youtube_client_secret", "", "its client secret (or FARM_YOUTUBE_CLIENT_SECRET)"),
-        Option("youtube_project_verified", False, "Google has verified the API project (else uploads are forced "
-               "private)"),
+        Option("youtube_consent_published", False, "the Google consent screen is published (In production); in "
+               "Testing, refresh tokens die after 7 days"),
+        Option("youtube_project_verified", False, "no longer used: since 2026-11-02 YouTube does not force uploads "
+               "from unverified projects private"),
         Option("youtube_daily_uploads", 100, "videos.insert calls a day for the whole Google project (its quota)",
                low=0),
         Option("tiktok_api_base", "https://open.tiktokapis.com", "TikTok Content Posting API"),
+        Option("tiktok_auth_url", "https://www.tiktok.com/v2/auth/authorize/", "TikTok Login Kit's authorization "
+               "page (farm accounts connect)"),
         Option("tiktok_client_key", "", "the TikTok app's client key (or FARM_TIKTOK_CLIENT_KEY)"),
         Option("tiktok_client_secret", "", "its client secret (or FARM_TIKTOK_CLIENT_SECRET)"),
         Option("tiktok_app_audited", False, "TikTok has audited the app (else direct posts are self-only)"),
-        Option("facebook_graph_base", "https://graph.facebook.com/v24.0", "Facebook Graph API"),
-        Option("facebook_upload_base", "https://rupload.facebook.com/video-upload/v24.0", "Facebook video uploads"),
+        Option("facebook_graph_version", "v27.0", "the Graph API version ({version} in the Facebook URLs)"),
+        Option("facebook_graph_base", "https://graph.facebook.com/{version}", "Facebook Graph API"),
+        Option("facebook_upload_base", "https://rupload.facebook.com/video-upload/{version}", "Facebook video uploads"),
+        Option("facebook_auth_url", "https://www.facebook.com/{version}/dialog/oauth", "the Facebook Login dialog "
+               "(farm accounts connect)"),
+        Option("facebook_app_id", "", "the Meta app's id (or FARM_FACEBOOK_APP_ID)"),
+        Option("facebook_app_secret", "", "its app secret (or FARM_FACEBOOK_APP_SECRET)"),
         Option("connect_timeout_s", 10.0, "connecting to a platform", low=0, low_open=True),
         Option("io_timeout_s", 60.0, "the longest wait for a platform's next bytes (a stalled upload is dropped "
                "and resumed)", low=0, low_open=True),
@@ -243,17 +255,24 @@ class PromoSettings:
 class PlatformSettings:
     youtube_api_base: str = _d("platforms", "youtube_api_base")
     youtube_upload_base: str = _d("platforms", "youtube_upload_base")
+    youtube_auth_url: str = _d("platforms", "youtube_auth_url")
     youtube_token_url: str = _d("platforms", "youtube_token_url")
     youtube_client_id: str = _d("platforms", "youtube_client_id")
     youtube_client_secret: str = _d("platforms", "youtube_client_secret")
+    youtube_consent_published: bool = _d("platforms", "youtube_consent_published")
     youtube_project_verified: bool = _d("platforms", "youtube_project_verified")
     youtube_daily_uploads: int = _d("platforms", "youtube_daily_uploads")
     tiktok_api_base: str = _d("platforms", "tiktok_api_base")
+    tiktok_auth_url: str = _d("platforms", "tiktok_auth_url")
     tiktok_client_key: str = _d("platforms", "tiktok_client_key")
     tiktok_client_secret: str = _d("platforms", "tiktok_client_secret")
     tiktok_app_audited: bool = _d("platforms", "tiktok_app_audited")
+    facebook_graph_version: str = _d("platforms", "facebook_graph_version")
     facebook_graph_base: str = _d("platforms", "facebook_graph_base")
     facebook_upload_base: str = _d("platforms", "facebook_upload_base")
+    facebook_auth_url: str = _d("platforms", "facebook_auth_url")
+    facebook_app_id: str = _d("platforms", "facebook_app_id")
+    facebook_app_secret: str = _d("platforms", "facebook_app_secret")
     connect_timeout_s: float = _d("platforms", "connect_timeout_s")
     io_timeout_s: float = _d("platforms", "io_timeout_s")
     max_retries: int = _d("platforms", "max_retries")
@@ -263,8 +282,6 @@ class PlatformSettings:
 
     def with_environment(self, environ=None) -> PlatformSettings:
         """These settings with every ``FARM_<KEY>`` environment variable applied (the environment wins)."""
-        import os
-
         env = os.environ if environ is None else environ
         changes = {}
         for f in dataclasses.fields(self):
@@ -300,6 +317,19 @@ class ScheduleSettings:
     monitor: str = _d("schedule", "monitor")
     cleanup: str = _d("schedule", "cleanup")
     cleanup_days: float = _d("schedule", "cleanup_days")
+
+    def check_cron(self, *, source: str | os.PathLike | None = None) -> None:
+        """Raise :class:`InputError` naming ``schedule.<key>`` (and ``source``, the farm.toml) for
+        the first bad cron expression; farm.cron reads them as the scheduler will."""
+        from farm.cron import parse_cron  # APScheduler loads only when a [schedule] is checked
+
+        for f in dataclasses.fields(self):
+            if not isinstance(f.default, str):  # every text key of [schedule] is a task's cron expression
+                continue
+            try:
+                parse_cron(getattr(self, f.name), key=f.name)
+            except InputError as err:
+                raise InputError(f"{source}: {err}" if source else str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -375,9 +405,7 @@ class Settings:
             except httpx.InvalidURL as err:
                 raise InputError(f"{path}: alerts.webhook_url = {hook!r} is not a usable URL ({err})") from None
         if "schedule" in built:  # cron expressions are checked by the scheduling library, when given
-            from farm.schedule import check_schedule_settings
-
-            check_schedule_settings(built["schedule"], source=path)
+            built["schedule"].check_cron(source=path)
         # the platforms' URLs and app credentials may come from the environment, which wins
         built["platforms"] = built.get("platforms", PlatformSettings()).with_environment()
         return cls(**built)

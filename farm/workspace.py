@@ -82,9 +82,6 @@ def init_workspace(directory: str | os.PathLike) -> tuple[Workspace, bool]:
         (root / "audio" / mood).mkdir(parents=True, exist_ok=True)
     ws = Workspace(root)
     ws.catalog.create()
-    from farm.publish import ensure_key_file
-
-    ensure_key_file(ws.state_dir)  # account tokens are encrypted with it (mode 0600)
     return ws, created
 
 

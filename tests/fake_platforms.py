@@ -116,6 +116,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from fake_oauth import OAuthState, echoed, loopback_error
+
 KIB = 1024
 MIB = 1024 * KIB
 STATUS_FAULTS = frozenset({400, 401, 403, 404, 429, 500, 502, 503})
@@ -195,6 +197,8 @@ class _FakeServer:
     ROUTES: ClassVar[dict[str, frozenset[str]]] = {}  # route -> the named faults it takes besides drop/stall
     UPLOAD_ROUTES: ClassVar[frozenset[str]] = frozenset()  # routes whose body is read with drop/hold semantics
     AUTH_SCHEMES: ClassVar[tuple[str, ...]] = ("bearer",)
+    SCOPES: ClassVar[tuple[str, ...]] = ()  # what a token added without scopes= may do
+    URL_CREDENTIAL_ROUTES: ClassVar[frozenset[str]] = frozenset()  # routes documented with credentials in the query
 
     def __init__(self, *, stall_s: float = 5.0) -> None:
         self.stall_s = stall_s
@@ -207,8 +211,8 @@ class _FakeServer:
         self._released = threading.Event()
         self._hold_total: int | None = None
         self._faults: dict[str, deque] = {}
-        self._access: dict[str, dict[str, Any]] = {}  # access token -> {"owner", "expired"}
-        self._refresh: dict[str, Any] = {}  # refresh token -> owner
+        self._access: dict[str, dict[str, Any]] = {}  # access token -> {"owner", "expired", "scopes"}
+        self._refresh: dict[str, dict[str, Any]] = {}  # refresh token -> {"owner", "scopes"}
         self._seen_tokens: set[str] = set()
         self._conns: set[socket.socket] = set()
         self._counter = 0
@@ -380,13 +384,36 @@ class _FakeServer:
 
     # ------------------------------------------------------------------- helpers for platforms
 
-    def _add_token(self, access: str, refresh: str | None, owner: Any) -> None:
+    def _add_token(self, access: str, refresh: str | None, owner: Any, scopes=None, **extra: Any) -> None:
+        granted = frozenset(self.SCOPES if scopes is None else scopes)
         with self._lock:
-            self._access[access] = {"owner": owner, "expired": False}
+            self._access[access] = {"owner": owner, "expired": False, "scopes": granted, **extra}
             self._seen_tokens.add(access)
             if refresh is not None:
-                self._refresh[refresh] = owner
+                self._refresh[refresh] = {"owner": owner, "scopes": granted}
                 self._seen_tokens.add(refresh)
+
+    def _issue(self, owner: Any, scopes, *, refresh: bool = True, **extra: Any) -> tuple[str, str | None]:
+        """New access (and refresh) tokens for ``owner`` with ``scopes``."""
+        access = self._new_token("access")
+        new_refresh = self._new_token("refresh") if refresh else None
+        self._add_token(access, new_refresh, owner, scopes, **extra)
+        return access, new_refresh
+
+    def _granted(self, req: _Req, schemes: tuple[str, ...] | None = None) -> frozenset[str]:
+        """The scopes of the request's token (its owner is checked first)."""
+        self._owner(req, schemes)
+        return self._access[self._token(req, schemes)]["scopes"]
+
+    def _need(self, req: _Req, *any_of: str) -> Any:
+        """The token's owner, when the token bears one of ``any_of``; else the platform's scope error."""
+        owner = self._owner(req)
+        if not self._access[self._token(req)]["scopes"] & set(any_of):
+            raise Answer(self._scope_error(req, any_of))
+        return owner
+
+    def _scope_error(self, req: _Req, needed: tuple[str, ...]) -> Reply:
+        raise NotImplementedError
 
     def _new_token(self, prefix: str) -> str:
         n = 1
@@ -531,6 +558,8 @@ class _FakeServer:
         return True
 
     def _check_url(self, req: _Req) -> None:
+        if req.route in self.URL_CREDENTIAL_ROUTES:
+            return
         pieces = {*req.path.split("/"), *req.query.values()}
         if "access_token" in req.query or pieces & self._seen_tokens:
             raise Answer(self._bad_request(req, "a token in the URL: tokens go in the Authorization header"))
@@ -611,14 +640,21 @@ _YT_MESSAGES = {400: "Bad Request", 401: "Request had invalid authentication cre
                 503: "Service unavailable. Please retry."}
 
 
+YT_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
+YT_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+YT_MANAGE = ("https://www.googleapis.com/auth/youtube", "https://www.googleapis.com/auth/youtube.force-ssl")
+_B64URL_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
 class FakeYouTube(_FakeServer):
-    """YouTube Data API v3: resumable uploads, find by marker, Google's token endpoint."""
+    """YouTube Data API v3: resumable uploads, find by marker, Google's OAuth (authorization and token endpoints)."""
 
     ROUTES: ClassVar[dict[str, frozenset[str]]] = {
-        "init": frozenset({"quota", "rate"}),
+        "authorize": frozenset(),
+        "init": frozenset({"quota", "rate", "upload_limit"}),
         "chunk": frozenset({"partial", "lose", "rate"}),
         "query": frozenset({"lose"}),
-        "token": frozenset(),
+        "token": frozenset({"lose"}),
         "channels": frozenset({"quota", "rate"}),
         "playlistItems": frozenset({"quota", "rate"}),
         "videos": frozenset({"quota", "rate"}),
@@ -629,10 +665,14 @@ class FakeYouTube(_FakeServer):
     CLIENT_SECRET = "csecret"
     UPLOAD_PATH = "/upload/youtube/v3/videos"
     API_PREFIX = "/youtube/v3/"
+    AUTH_PATH = "/o/oauth2/v2/auth"
+    SCOPES = (YT_UPLOAD, YT_READONLY)
 
     def __init__(self, *, stall_s: float = 5.0) -> None:
         super().__init__(stall_s=stall_s)
         self.force_private = False
+        self.testing = False  # a consent screen in Testing: refresh tokens live 7 days (refresh_token_expires_in)
+        self.oauth = OAuthState(encoding="base64url", owner="UC1")
         self.init_calls = 0
         self.videos: list[dict[str, Any]] = []
         self._sessions: dict[str, dict[str, Any]] = {}
@@ -641,10 +681,12 @@ class FakeYouTube(_FakeServer):
         return {"FARM_YOUTUBE_API_BASE": self.base_url + "/youtube/v3",
                 "FARM_YOUTUBE_UPLOAD_BASE": self.base_url + "/upload/youtube/v3",
                 "FARM_YOUTUBE_TOKEN_URL": self.base_url + "/token",
+                "FARM_YOUTUBE_AUTH_URL": self.base_url + self.AUTH_PATH,
                 "FARM_YOUTUBE_CLIENT_ID": self.CLIENT_ID, "FARM_YOUTUBE_CLIENT_SECRET": self.CLIENT_SECRET}
 
-    def add_token(self, access: str, refresh: str | None = None, *, channel: str = "UC1") -> None:
-        self._add_token(access, refresh, channel)
+    def add_token(self, access: str, refresh: str | None = None, *, channel: str = "UC1", scopes=None) -> None:
+        """A valid token of ``channel``; ``scopes`` (default: youtube.upload and youtube.readonly)."""
+        self._add_token(access, refresh, channel, scopes)
 
     @staticmethod
     def uploads_playlist(channel: str) -> str:
@@ -666,6 +708,8 @@ class FakeYouTube(_FakeServer):
             return kind, {"upload_id": query["upload_id"]}
         if path == "/token" and method == "POST":
             return "token", {}
+        if path == self.AUTH_PATH and method == "GET":
+            return "authorize", {}
         if method == "GET" and path.startswith(self.API_PREFIX):
             name = path[len(self.API_PREFIX):]
             if name == "videos" and "statistics" in query.get("part", "").split(","):
@@ -697,6 +741,21 @@ class FakeYouTube(_FakeServer):
     def _bad_request(self, req, message):
         return self._err(400, "badRequest", message)
 
+    def _scope_error(self, req, needed):
+        # A token without the method's scope: 403 insufficientPermissions, with the google.rpc ErrorInfo
+        # (ACCESS_TOKEN_SCOPE_INSUFFICIENT) and the WWW-Authenticate header Google's servers send.
+        message = "Request had insufficient authentication scopes."
+        return Reply(403, {"error": {"code": 403, "message": message,
+                                     "errors": [{"message": "Insufficient Permission", "domain": "global",
+                                                 "reason": "insufficientPermissions"}],
+                                     "status": "PERMISSION_DENIED",
+                                     "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                                  "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                                                  "domain": "googleapis.com",
+                                                  "metadata": {"service": "youtube.googleapis.com"}}]}},
+                     {"WWW-Authenticate": f'Bearer realm="https://accounts.google.com/", error="insufficient_scope", '
+                                         f'scope="{" ".join(needed)}"'})
+
     def _auth_error(self, req, why):
         return self._err(401, "authError", {"missing": "Login Required.", "invalid": "Invalid Credentials",
                                             "expired": "Request had invalid authentication credentials: "
@@ -709,6 +768,9 @@ class FakeYouTube(_FakeServer):
         if fault == "quota":
             return self._err(403, "quotaExceeded", "The request cannot be completed because you have exceeded "
                                                    "your quota.", domain="youtube.quota")
+        if fault == "upload_limit":
+            return self._err(400, "uploadLimitExceeded", "The user has exceeded the number of videos they may "
+                                                         "upload.", domain="youtube.video")
         if fault == "rate":
             return self._err(403, "rateLimitExceeded", "The request cannot be completed because you have "
                                                        "exceeded the rate limit.", domain="usageLimits")
@@ -719,7 +781,7 @@ class FakeYouTube(_FakeServer):
     # ---------------------------------------------------------------- routes
 
     def _on_init(self, req: _Req) -> Reply:
-        channel = self._owner(req)
+        channel = self._need(req, YT_UPLOAD, *YT_MANAGE)
         if req.query.get("uploadType") != "resumable":
             raise Answer(self._bad_request(req, "uploadType must be resumable"))
         parts = set(req.query.get("part", "").split(","))
@@ -826,15 +888,16 @@ class FakeYouTube(_FakeServer):
                            "containsSyntheticMedia": bool(status.get("containsSyntheticMedia", False))}}
 
     def _on_channels(self, req: _Req) -> Reply:
-        channel = self._owner(req)
+        channel = self._need(req, YT_READONLY, *YT_MANAGE)
         if req.query.get("mine") != "true":
             raise Answer(self._bad_request(req, "the fake answers mine=true only"))
         return Reply(200, {"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
-                           "items": [{"kind": "youtube#channel", "id": channel, "contentDetails": {
+                           "items": [{"kind": "youtube#channel", "id": channel,
+                                      "snippet": {"title": f"Kênh {channel}"}, "contentDetails": {
                                "relatedPlaylists": {"likes": "", "uploads": self.uploads_playlist(channel)}}}]})
 
     def _on_playlistItems(self, req: _Req) -> Reply:  # the route's name
-        self._owner(req)
+        self._need(req, YT_READONLY, *YT_MANAGE)
         playlist = req.query.get("playlistId", "")
         channels = {r["owner"] for r in self._access.values()} | {v["channel"] for v in self.videos}
         channel = next((c for c in channels if self.uploads_playlist(c) == playlist), None)
@@ -871,7 +934,7 @@ class FakeYouTube(_FakeServer):
             return video["id"]
 
     def _on_stats(self, req: _Req) -> Reply:
-        channel = self._owner(req)
+        channel = self._need(req, YT_READONLY, *YT_MANAGE)  # videos.list does not take youtube.upload
         parts = req.query.get("part", "").split(",")
         if set(parts) - {"id", "snippet", "status", "statistics"}:
             raise Answer(self._err(400, "invalidPart", f"the fake answers id, snippet, status, statistics, "
@@ -900,7 +963,7 @@ class FakeYouTube(_FakeServer):
                            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}, "items": items})
 
     def _on_videos(self, req: _Req) -> Reply:
-        self._owner(req)
+        self._need(req, YT_READONLY, *YT_MANAGE)
         ids = [i for i in req.query.get("id", "").split(",") if i]
         if len(ids) > 50:
             raise Answer(self._err(400, "invalidParameter", "at most 50 ids"))
@@ -909,23 +972,68 @@ class FakeYouTube(_FakeServer):
         return Reply(200, {"kind": "youtube#videoListResponse",
                            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}, "items": items})
 
+    def _on_authorize(self, req: _Req) -> Reply:
+        """Google's authorization endpoint for an installed app: a loopback redirect, response_type=code,
+        known scopes, an S256 challenge (base64url, 43 characters); then the user signs in at once."""
+        q = req.query
+        if q.get("client_id") != self.CLIENT_ID:
+            return Reply(401, {"error": "invalid_client", "error_description": "The OAuth client was not found."})
+        problem = loopback_error(q.get("redirect_uri", ""), hosts=("127.0.0.1", "[::1]", "::1", "localhost"), path=None)
+        scopes = q.get("scope", "").split()
+        if problem is None and q.get("response_type") != "code":
+            problem = "response_type must be code"
+        if problem is None and (not scopes or set(scopes) - {*self.SCOPES, *YT_MANAGE}):
+            problem = f"invalid scope {q.get('scope')!r}"
+        if problem is None and (q.get("code_challenge_method") != "S256"
+                                or not _B64URL_CHALLENGE.match(q.get("code_challenge", ""))):
+            problem = "code_challenge must be the base64url SHA-256 of the verifier, code_challenge_method S256"
+        if problem:  # Google shows an error page ("Error 400: invalid_request") and does not redirect
+            return Reply(400, {"error": "invalid_request", "error_description": problem})
+        location = self.oauth.sign_in(client_id=q["client_id"], redirect_uri=q["redirect_uri"], state=q.get("state", ""),
+                                      challenge=q["code_challenge"], scopes=scopes)
+        return Reply(302, None, {"Location": location})
+
+    def _token_error(self, status: int, error: str, description: str, form: dict[str, str]) -> Reply:
+        if self.oauth.echo_errors:
+            description += " (request: " + echoed(form) + ")"
+        return Reply(status, {"error": error, "error_description": description})
+
     def _on_token(self, req: _Req) -> Reply:
         try:
             form = self._form_body(req)
         except Answer:
             return Reply(400, {"error": "invalid_request", "error_description": "a form body is required"})
-        if form.get("grant_type") != "refresh_token":
-            return Reply(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
-        if form.get("client_id") != self.CLIENT_ID or form.get("client_secret") != self.CLIENT_SECRET:
-            return Reply(401, {"error": "invalid_client", "error_description": "The OAuth client was not found."})
-        owner = self._refresh.get(form.get("refresh_token", ""))
-        if owner is None:
-            return Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
-        access = self._new_token("access")
-        self._access[access] = {"owner": owner, "expired": False}
-        return Reply(200, {"access_token": access, "expires_in": 3599, "token_type": "Bearer",
-                           "scope": "https://www.googleapis.com/auth/youtube.upload "
-                                    "https://www.googleapis.com/auth/youtube.readonly"})
+        grant = form.get("grant_type")
+        if grant not in ("refresh_token", "authorization_code"):
+            return self._token_error(400, "unsupported_grant_type", "Invalid grant_type", form)
+        if form.get("client_id") != self.CLIENT_ID:
+            return self._token_error(401, "invalid_client", "The OAuth client was not found.", form)
+        if not form.get("client_secret"):  # a Desktop client's exchange without it is refused, PKCE or not
+            return self._token_error(400, "invalid_request", "client_secret is missing.", form)
+        if form["client_secret"] != self.CLIENT_SECRET:
+            return self._token_error(401, "invalid_client", "Unauthorized", form)
+        if grant == "authorization_code":
+            try:
+                got = self.oauth.redeem(code=form.get("code", ""), client_id=form["client_id"],
+                                        redirect_uri=form.get("redirect_uri", ""), verifier=form.get("code_verifier"))
+            except ValueError as err:
+                return self._token_error(400, "invalid_grant", str(err), form)
+            access, refresh = self._issue(got["owner"], got["scopes"])
+            return Reply(200, self._token_body(access, got["scopes"], refresh=refresh))
+        held = self._refresh.get(form.get("refresh_token", ""))
+        if held is None:
+            return self._token_error(400, "invalid_grant", "Token has been expired or revoked.", form)
+        access, _ = self._issue(held["owner"], held["scopes"], refresh=False)
+        return Reply(200, self._token_body(access, held["scopes"]))
+
+    def _token_body(self, access: str, scopes, *, refresh: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"access_token": access, "expires_in": 3599, "token_type": "Bearer",
+                                "scope": " ".join(sorted(scopes))}
+        if refresh is not None:
+            body["refresh_token"] = refresh
+            if self.testing:
+                body["refresh_token_expires_in"] = 604799
+        return body
 
 
 # --------------------------------------------------------------------------------------------- TikTok
@@ -937,23 +1045,38 @@ _TT_FLAGS = ("disable_duet", "disable_comment", "disable_stitch", "video_cover_t
 _TT_VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
 
 
+TT_SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
+_HEX_CHALLENGE = re.compile(r"^[0-9a-f]{64}$")
+
+
 def tiktok_chunk_error(video_size: Any, chunk_size: Any, total_chunk_count: Any) -> str | None:
-    """What is wrong with a TikTok FILE_UPLOAD source_info's chunking, or None."""
+    """What is wrong with a TikTok FILE_UPLOAD source_info's chunking, or None.
+
+    The Media Transfer Guide: chunks "at least 5 MB but no greater than 64 MB, except for the final chunk
+    ... (up to 128 MB)"; a video "less than 5 MB must be uploaded as a whole"; one "greater than 64 MB must be
+    uploaded in multiple chunks"; total_chunk_count = video_size // chunk_size; 1 to 1000 chunks. The guide
+    does not say whether MB means 10^6 or 2^20 bytes, so the fake refuses what either reading refuses: a
+    chunk under 5 MiB or over 64,000,000 bytes, a single chunk over 64,000,000, a last one over 128,000,000.
+    """
     size, chunk, count = _int(video_size), _int(chunk_size), _int(total_chunk_count)
     if not size or not chunk or not count:
         return "video_size, chunk_size and total_chunk_count must be positive integers"
-    if size < 5 * MIB:
-        if chunk != size or count != 1:
-            return "a video under 5 MiB goes in one chunk: chunk_size = video_size, total_chunk_count = 1"
+    if count == 1:
+        if chunk != size:
+            return "one chunk: chunk_size must equal video_size"
+        if size > 64_000_000:
+            return "a video over 64 MB must be uploaded in multiple chunks"
         return None
-    if not 5 * MIB <= chunk <= 64 * MIB:
-        return "chunk_size must be between 5 MiB and 64 MiB"
+    if size < 5 * MIB:
+        return "a video under 5 MB goes in one chunk: chunk_size = video_size, total_chunk_count = 1"
+    if not 5 * MIB <= chunk <= 64_000_000:
+        return "The chunk size is invalid"
     if count != size // chunk:
         return f"total_chunk_count must be video_size // chunk_size = {size // chunk}"
     if count > 1000:
         return "at most 1000 chunks"
-    if size - (count - 1) * chunk > 128 * MIB:
-        return "the last chunk may not exceed 128 MiB"
+    if size - (count - 1) * chunk > 128_000_000:
+        return "the last chunk may not exceed 128 MB"
     return None
 
 
@@ -961,14 +1084,17 @@ class FakeTikTok(_FakeServer):
     """TikTok Content Posting API: creator info, direct and inbox FILE_UPLOAD posts, status, token refresh."""
 
     ROUTES: ClassVar[dict[str, frozenset[str]]] = {
+        "authorize": frozenset(),
         "creator_info": frozenset({"rate"}),
         "init": frozenset({"quota", "rate", "unaudited"}),
         "inbox_init": frozenset({"quota", "rate"}),
         "chunk": frozenset({"lose"}),
         "status": frozenset({"rate"}),
-        "token": frozenset(),
+        "token": frozenset({"lose"}),
         "stats": frozenset({"rate"}),
     }
+    SCOPES = TT_SCOPES
+    AUTH_PATH = "/v2/auth/authorize/"
     UPLOAD_ROUTES = frozenset({"chunk"})
     CLIENT_KEY = "ckey"
     CLIENT_SECRET = "csecret"
@@ -988,6 +1114,9 @@ class FakeTikTok(_FakeServer):
             "comment_disabled": False, "duet_disabled": False, "stitch_disabled": False,
             "max_video_post_duration_sec": 600}
         self.audited = True
+        self.oauth = OAuthState(encoding="hex", owner="open-1")
+        self.access_ttl_s = 7200  # "Access token | 2 hours" (token management, 2026-11-05)
+        self.id_delay_polls = 0  # status polls after PUBLISH_COMPLETE without publicaly_available_post_id
         self.processing_polls = 1
         self.fail_next_publish: str | None = None
         self.inits_per_minute = 6
@@ -1002,16 +1131,19 @@ class FakeTikTok(_FakeServer):
 
     def settings_env(self) -> dict[str, str]:
         return {"FARM_TIKTOK_API_BASE": self.base_url, "FARM_TIKTOK_CLIENT_KEY": self.CLIENT_KEY,
-                "FARM_TIKTOK_CLIENT_SECRET": self.CLIENT_SECRET}
+                "FARM_TIKTOK_CLIENT_SECRET": self.CLIENT_SECRET, "FARM_TIKTOK_AUTH_URL": self.base_url + self.AUTH_PATH}
 
-    def add_token(self, access: str, refresh: str | None = None, *, open_id: str = "open-1") -> None:
-        self._add_token(access, refresh, open_id)
+    def add_token(self, access: str, refresh: str | None = None, *, open_id: str = "open-1", scopes=None) -> None:
+        """A valid token of ``open_id``; ``scopes`` (default: the four the farm asks for)."""
+        self._add_token(access, refresh, open_id, scopes)
 
     # ---------------------------------------------------------------- routing and hooks
 
     def _route(self, method, path, query, headers):
         if method == "POST" and path in self._PATHS:
             return self._PATHS[path], {}
+        if method == "GET" and path == self.AUTH_PATH:
+            return "authorize", {}
         if method == "PUT" and path.startswith("/upload/"):
             return "chunk", {"publish_id": path[len("/upload/"):]}
         return None, {}
@@ -1036,6 +1168,10 @@ class FakeTikTok(_FakeServer):
 
     def _bad_request(self, req, message):
         return self._err(400, "invalid_params", message)
+
+    def _scope_error(self, req, needed):
+        return self._err(401, "scope_not_authorized", "The user did not authorize the scope required for completing "
+                                                      f"this request ({' or '.join(needed)}).")
 
     def _auth_error(self, req, why):
         return self._err(401, "access_token_invalid", {
@@ -1071,7 +1207,7 @@ class FakeTikTok(_FakeServer):
     # ---------------------------------------------------------------- routes
 
     def _on_creator_info(self, req: _Req) -> Reply:
-        self._owner(req)
+        self._need(req, "video.publish")
         return self._ok(json.loads(json.dumps(self.creator_info)))
 
     def _on_init(self, req: _Req) -> Reply:
@@ -1081,7 +1217,7 @@ class FakeTikTok(_FakeServer):
         return self._init(req, inbox=True)
 
     def _init(self, req: _Req, *, inbox: bool) -> Reply:
-        open_id = self._owner(req)
+        open_id = self._need(req, "video.upload" if inbox else "video.publish")
         self._limit("init", self._token(req) or "", self.inits_per_minute)
         body = self._json_body(req)
         src = body.get("source_info")
@@ -1108,6 +1244,7 @@ class FakeTikTok(_FakeServer):
             if not self.audited and privacy != "SELF_ONLY":
                 raise Answer(self._err(403, "unaudited_client_can_only_post_to_private_accounts",
                                        "Unaudited clients can only post to private accounts."))
+            self._check_post_info(req, info, privacy)
         publish_id = f"v_pub_file~v2-1.{7300000000000000000 + len(self.posts) + 1}"
         post = {"publish_id": publish_id, "title": title, "privacy_level": privacy, "inbox": inbox,
                 "size": src["video_size"], "chunk_size": src["chunk_size"],
@@ -1116,15 +1253,29 @@ class FakeTikTok(_FakeServer):
                 **{k: info.get(k) for k in _TT_FLAGS}}
         self.posts.append(post)
         self._uploads[publish_id] = {"post": post, "open_id": open_id, "data": bytearray(),
-                                     "created": time.monotonic(), "polls": 0, "fail": None, "complete": False}
+                                     "created": time.monotonic(), "polls": 0, "id_polls": 0, "fail": None,
+                                     "complete": False}
         return self._ok({"publish_id": publish_id, "upload_url": f"{self.base_url}/upload/{publish_id}"})
+
+    def _check_post_info(self, req: _Req, info: dict[str, Any], privacy: str) -> None:
+        """What the content sharing guidelines ask: brand_content_toggle given (the reference marks it
+        required), never branded content self-only ("Branded content visibility cannot be set to
+        private"), and no interaction the creator turned off (creator info) switched on."""
+        if not isinstance(info.get("brand_content_toggle"), bool):
+            raise Answer(self._bad_request(req, "post_info.brand_content_toggle is required"))
+        if info["brand_content_toggle"] and privacy == "SELF_ONLY":
+            raise Answer(self._bad_request(req, "Branded content visibility cannot be set to private."))
+        for flag, off in (("disable_comment", "comment_disabled"), ("disable_duet", "duet_disabled"),
+                          ("disable_stitch", "stitch_disabled")):
+            if self.creator_info.get(off) and info.get(flag) is False:
+                raise Answer(self._bad_request(req, f"{flag} must be true: the creator turned it off ({off})"))
 
     def _on_chunk(self, req: _Req) -> Reply:
         up = self._uploads.get(req.params["publish_id"])
         if up is None:
             raise Answer(self._err(404, "not_found", "no such upload URL"))
         if time.monotonic() - up["created"] > self.upload_url_ttl_s:
-            raise Answer(self._err(404, "not_found", "the upload URL expired"))
+            raise Answer(self._err(403, "upload_url_expired", "The upload_url has expired."))
         self._check_token_if_sent(req)
         post = up["post"]
         if up["complete"]:
@@ -1140,8 +1291,10 @@ class FakeTikTok(_FakeServer):
         held = len(up["data"])
         if total != size:
             raise Answer(self._bad_request(req, f"Content-Range size {total} is not video_size {size}"))
+        if a < held and b == held - 1 and bytes(up["data"][a:]) == bytes(req.body):
+            return Reply(206, None, {"Content-Range": f"bytes 0-{held - 1}/{size}"})  # a chunk sent again: kept once
         if a != held:
-            raise Answer(self._bad_request(req, f"chunks go in order: expected the one at {held}, got {a}"))
+            return Reply(416, None, {"Content-Range": f"bytes 0-{held - 1}/{size}" if held else f"bytes */{size}"})
         index = a // chunk
         end = size - 1 if index == count - 1 else a + chunk - 1
         if a % chunk or index >= count or b != end or len(req.body) != b - a + 1:
@@ -1156,7 +1309,7 @@ class FakeTikTok(_FakeServer):
         return Reply(201)
 
     def _on_status(self, req: _Req) -> Reply:
-        open_id = self._owner(req)
+        open_id = self._need(req, "video.upload", "video.publish")
         self._limit("status", self._token(req) or "", self.status_per_minute)
         body = self._json_body(req)
         up = self._uploads.get(body.get("publish_id") or "")
@@ -1181,7 +1334,13 @@ class FakeTikTok(_FakeServer):
         if post["status"] == "FAILED":
             data["fail_reason"] = post["fail_reason"]
         if post["status"] == "PUBLISH_COMPLETE":
-            data["publicaly_available_post_id"] = [post["post_id"]]
+            # "post_id is returned only if the post is published for public viewership and has been approved by
+            # the TikTok moderation process": never for a private post, and not until moderation is done.
+            if up["id_polls"] < self.id_delay_polls:
+                up["id_polls"] += 1
+            public = post["privacy_level"] == "PUBLIC_TO_EVERYONE"
+            moderated = up["id_polls"] >= self.id_delay_polls
+            data["publicaly_available_post_id"] = [post["post_id"]] if public and moderated else []
         return self._ok(data)
 
     def add_post(self, *, privacy_level: str = "PUBLIC_TO_EVERYONE", open_id: str = "open-1",
@@ -1200,7 +1359,7 @@ class FakeTikTok(_FakeServer):
             return str(post_id)
 
     def _on_stats(self, req: _Req) -> Reply:
-        open_id = self._owner(req)
+        open_id = self._need(req, "video.list")
         self._limit("video query", self._token(req) or "", self.stats_per_minute)
         fields = [f for f in req.query.get("fields", "").split(",") if f]
         if not fields or set(fields) - self.VIDEO_FIELDS:
@@ -1227,6 +1386,35 @@ class FakeTikTok(_FakeServer):
             videos.append({f: known[f] for f in fields if known.get(f) is not None})
         return self._ok({"videos": videos, "cursor": 0, "has_more": False})
 
+    def _on_authorize(self, req: _Req) -> Reply:
+        """Login Kit for desktop: client_key, a loopback redirect with a port and the registered path
+        ``/callback/`` (``http://127.0.0.1:*/callback/``), comma-separated scopes, and PKCE with the hex
+        SHA-256 challenge the desktop guide shows (a base64url one is refused)."""
+        q = req.query
+        if q.get("client_key") != self.CLIENT_KEY:
+            return Reply(400, {"error": "invalid_client", "error_description": "client_key"})
+        problem = loopback_error(q.get("redirect_uri", ""), hosts=("127.0.0.1", "localhost"), path="/callback/")
+        scopes = [x for x in q.get("scope", "").split(",") if x]
+        if problem is None and q.get("response_type") != "code":
+            problem = "response_type"
+        if problem is None and (not scopes or set(scopes) - set(self.SCOPES)):
+            problem = "scope"
+        if problem is None and (q.get("code_challenge_method") != "S256"
+                                or not _HEX_CHALLENGE.match(q.get("code_challenge", ""))):
+            problem = "code_challenge"
+        if problem:  # TikTok's page: "We couldn't log in with TikTok ... correct the following: <param>"
+            return Reply(400, {"error": "invalid_request", "error_description": problem})
+        location = self.oauth.sign_in(client_id=q["client_key"], redirect_uri=q["redirect_uri"],
+                                      state=q.get("state", ""), challenge=q["code_challenge"], scopes=scopes,
+                                      scopes_param="scopes", separator=",")
+        return Reply(302, None, {"Location": location})
+
+    def _token_error(self, error: str, description: str, form: dict[str, str], log_id: str,
+                     status: int = 400) -> Reply:
+        if self.oauth.echo_errors:
+            description += " (request: " + echoed(form) + ")"
+        return Reply(status, {"error": error, "error_description": description, "log_id": log_id})
+
     def _on_token(self, req: _Req) -> Reply:
         log_id = self._log_id()
         try:
@@ -1235,21 +1423,26 @@ class FakeTikTok(_FakeServer):
             return Reply(400, {"error": "invalid_request", "error_description": "a form body is required",
                                "log_id": log_id})
         if form.get("client_key") != self.CLIENT_KEY or form.get("client_secret") != self.CLIENT_SECRET:
-            return Reply(401, {"error": "invalid_client", "error_description": "Client key or secret is incorrect.",
-                               "log_id": log_id})
-        if form.get("grant_type") != "refresh_token":
-            return Reply(400, {"error": "unsupported_grant_type", "error_description": "grant_type",
-                               "log_id": log_id})
-        owner = self._refresh.pop(form.get("refresh_token", ""), None)  # rotates: the old one is spent
-        if owner is None:
-            return Reply(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid or expired.",
-                               "log_id": log_id})
-        access, refresh = self._new_token("access"), self._new_token("refresh")
-        self._access[access] = {"owner": owner, "expired": False}
-        self._refresh[refresh] = owner
-        return Reply(200, {"access_token": access, "expires_in": 86400, "refresh_token": refresh,
-                           "refresh_expires_in": 31536000, "open_id": owner, "token_type": "Bearer",
-                           "scope": "user.info.basic,video.publish,video.upload"})
+            return self._token_error("invalid_client", "Client key or secret is incorrect.", form, log_id, 401)
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            try:
+                got = self.oauth.redeem(code=form.get("code", ""), client_id=form["client_key"],
+                                        redirect_uri=form.get("redirect_uri", ""), verifier=form.get("code_verifier"))
+            except ValueError as err:
+                return self._token_error("invalid_grant", str(err), form, log_id)
+            owner, scopes = got["owner"], got["scopes"]
+        elif grant == "refresh_token":
+            held = self._refresh.pop(form.get("refresh_token", ""), None)  # rotates: the old one is spent
+            if held is None:
+                return self._token_error("invalid_grant", "Refresh token is invalid or expired.", form, log_id)
+            owner, scopes = held["owner"], held["scopes"]
+        else:
+            return self._token_error("unsupported_grant_type", "grant_type", form, log_id)
+        access, refresh = self._issue(owner, scopes)
+        return Reply(200, {"access_token": access, "expires_in": self.access_ttl_s, "refresh_token": refresh,
+                           "refresh_expires_in": 15552000, "open_id": owner, "token_type": "Bearer",
+                           "scope": ",".join(sorted(scopes))})
 
 
 # --------------------------------------------------------------------------------------------- Facebook
@@ -1277,10 +1470,18 @@ REELS_METRICS = {
 """The Reels metrics of ``/{video_id}/video_insights`` the fake answers, with their titles."""
 
 
+FB_SCOPES = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "read_insights", "business_management")
+
+
 class FakeFacebook(_FakeServer):
-    """Facebook Reels on a Page: start, one-request upload with offset resume, status, finish."""
+    """Facebook Reels on a Page: start, one-request upload with offset resume, status with the copyright check,
+    finish; Facebook Login (the dialog, the code exchange, long-lived tokens, the user's Pages, debug_token)."""
 
     ROUTES: ClassVar[dict[str, frozenset[str]]] = {
+        "dialog": frozenset(),
+        "oauth": frozenset(),
+        "accounts": frozenset({"rate"}),
+        "debug": frozenset({"rate"}),
         "start": frozenset({"rate", "auth190"}),
         "upload": frozenset({"rate", "auth190", "lose"}),
         "status": frozenset({"rate", "auth190"}),
@@ -1289,11 +1490,21 @@ class FakeFacebook(_FakeServer):
     }
     UPLOAD_ROUTES = frozenset({"upload"})
     AUTH_SCHEMES = ("oauth", "bearer")
-    GRAPH = "/v24.0"
-    UPLOAD = "/video-upload/v24.0"
+    VERSION = "v27.0"
+    GRAPH = f"/{VERSION}"
+    UPLOAD = f"/video-upload/{VERSION}"
+    SCOPES = FB_SCOPES
+    URL_CREDENTIAL_ROUTES = frozenset({"oauth", "debug"})  # documented with the secret, code and token in the query
+    APP_ID = "fbapp"
+    APP_SECRET = "fbsecret"
 
     def __init__(self, *, stall_s: float = 5.0) -> None:
         super().__init__(stall_s=stall_s)
+        self.oauth = OAuthState(encoding="base64url", owner="u1")
+        self.users: dict[str, list[tuple[str, str]]] = {"u1": [("1001", "Shop VN")]}  # user -> [(page id, name)]
+        self.retired: set[str] = set()  # insights metrics Meta retired: naming one fails the whole request
+        self.copyright_polls = 0  # status reads while the copyright check is in progress
+        self.copyright_block_next: str | None = None  # a content title: the next reel matches it, owner BLOCKs
         self.keep_on_drop = False
         self.publish_polls = 0
         self.fail_next_publish: str | None = None
@@ -1304,15 +1515,29 @@ class FakeFacebook(_FakeServer):
         self._finished_at: dict[str, list[float]] = {}
 
     def settings_env(self) -> dict[str, str]:
-        return {"FARM_FACEBOOK_GRAPH_BASE": self.base_url + self.GRAPH,
-                "FARM_FACEBOOK_UPLOAD_BASE": self.base_url + self.UPLOAD}
+        return {"FARM_FACEBOOK_GRAPH_BASE": self.base_url + "/{version}",
+                "FARM_FACEBOOK_UPLOAD_BASE": self.base_url + "/video-upload/{version}",
+                "FARM_FACEBOOK_AUTH_URL": self.base_url + "/{version}/dialog/oauth",
+                "FARM_FACEBOOK_GRAPH_VERSION": self.VERSION,
+                "FARM_FACEBOOK_APP_ID": self.APP_ID, "FARM_FACEBOOK_APP_SECRET": self.APP_SECRET}
 
-    def add_token(self, page_token: str, page_id: str = "1001") -> None:
-        self._add_token(page_token, None, str(page_id))
+    def add_token(self, page_token: str, page_id: str = "1001", *, scopes=None, expires_at: int = 0,
+                  user: str = "u1") -> None:
+        """A Page token of ``page_id`` (long-lived: ``expires_at`` 0, never), with ``scopes`` (default all)."""
+        self._add_token(page_token, None, str(page_id), scopes, type="PAGE", expires_at=expires_at, user=user)
+
+    def add_user_token(self, token: str, user: str = "u1", *, long_lived: bool = False, scopes=None) -> None:
+        """A user token (short-lived unless ``long_lived``)."""
+        expires = int(time.time()) + (5183944 if long_lived else 5183)
+        self._add_token(token, None, user, scopes, type="USER", expires_at=expires, user=user)
 
     # ---------------------------------------------------------------- routing and hooks
 
     def _route(self, method, path, query, headers):
+        named = {f"{self.GRAPH}/dialog/oauth": "dialog", f"{self.GRAPH}/oauth/access_token": "oauth",
+                 f"{self.GRAPH}/me/accounts": "accounts", f"{self.GRAPH}/debug_token": "debug"}
+        if method == "GET" and path in named:
+            return named[path], {}
         if method == "POST" and (m := re.fullmatch(re.escape(self.UPLOAD) + r"/(\d+)", path)):
             return "upload", {"video_id": m.group(1)}
         if method == "POST" and (m := re.fullmatch(re.escape(self.GRAPH) + r"/(\w+)/video_reels", path)):
@@ -1364,6 +1589,9 @@ class FakeFacebook(_FakeServer):
     def _bad_request(self, req, message):
         return self._err(400, 100, f"(#100) {message}", kind="GraphMethodException")
 
+    def _scope_error(self, req, needed):
+        return self._err(403, 200, f"(#200) {' or '.join(needed)} permission missing")
+
     def _auth_error(self, req, why):
         if why == "missing":
             return self._err(400, 104, "An access token is required to request this resource.")
@@ -1382,8 +1610,13 @@ class FakeFacebook(_FakeServer):
 
     # ---------------------------------------------------------------- routes
 
-    def _page(self, req: _Req, page_id: str, schemes: tuple[str, ...] | None = None) -> str:
+    def _page(self, req: _Req, page_id: str, schemes: tuple[str, ...] | None = None, *, need: str | None = None) -> str:
         page = self._owner(req, schemes)
+        record = self._access[self._token(req, schemes)]
+        if record.get("type") != "PAGE":
+            raise Answer(self._err(400, 200, "(#200) A Page access token is required to request this resource."))
+        if need is not None and need not in record["scopes"]:
+            raise Answer(self._scope_error(req, (need,)))
         if page != page_id:
             raise Answer(self._err(400, 200, "(#200) The token's Page is not this Page"))
         if "access_token" in req.form:
@@ -1397,14 +1630,104 @@ class FakeFacebook(_FakeServer):
                                    kind="GraphMethodException", subcode=33))
         return v
 
+    # ---------------------------------------------------------------- Facebook Login
+
+    def _on_dialog(self, req: _Req) -> Reply:
+        """The Login dialog: the app's id, a redirect the app allows (``http://localhost:PORT/`` is allowed
+        in development mode without registering it), response_type=code, known permissions; then the
+        user signs in at once (a refusal: ``error=access_denied&error_reason=user_denied``)."""
+        q = req.query
+        if q.get("client_id") != self.APP_ID:
+            return self._err(400, 101, "Error validating application. Invalid application ID.")
+        problem = loopback_error(q.get("redirect_uri", ""), hosts=("localhost",), path=None)
+        scopes = [x for x in q.get("scope", "").split(",") if x]
+        if problem is None and q.get("response_type", "code") != "code":
+            problem = "response_type"
+        if problem is None and set(scopes) - set(self.SCOPES):
+            problem = f"Invalid Scopes: {', '.join(sorted(set(scopes) - set(self.SCOPES)))}"
+        if problem:
+            return self._err(400, 191, f"Can't load URL: {problem}")
+        challenge = q.get("code_challenge") if q.get("code_challenge_method") == "S256" else None
+        location = self.oauth.sign_in(client_id=self.APP_ID, redirect_uri=q["redirect_uri"], state=q.get("state", ""),
+                                      challenge=challenge, scopes=scopes)
+        if "error=access_denied" in location:
+            location += "&error_reason=user_denied"
+        return Reply(302, None, {"Location": location})
+
+    def _on_oauth(self, req: _Req) -> Reply:
+        """``GET /oauth/access_token``: a Login code for a short-lived user token, or
+        ``grant_type=fb_exchange_token`` for a long-lived one (the app's secret in both)."""
+        q = req.query
+        if q.get("client_id") != self.APP_ID or q.get("client_secret") != self.APP_SECRET:
+            return self._oauth_error("Error validating client secret.", q, code=1)
+        if q.get("grant_type") == "fb_exchange_token":
+            held = self._access.get(q.get("fb_exchange_token", ""))
+            if held is None or held.get("type") != "USER" or held["expired"]:
+                return self._oauth_error("Error validating access token: The session is invalid.", q, code=190)
+            token, _ = self._issue(held["owner"], held["scopes"], refresh=False, type="USER",
+                                   expires_at=int(time.time()) + 5183944, user=held["owner"], long_lived=True)
+            return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": 5183944})
+        try:
+            got = self.oauth.redeem(code=q.get("code", ""), client_id=q["client_id"],
+                                    redirect_uri=q.get("redirect_uri", ""), verifier=q.get("code_verifier"))
+        except ValueError as err:
+            return self._oauth_error(f"Error validating verification code. ({err})", q, code=100)
+        token, _ = self._issue(got["owner"], got["scopes"], refresh=False, type="USER",
+                               expires_at=int(time.time()) + 5183, user=got["owner"], long_lived=False)
+        return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": 5183})
+
+    def _oauth_error(self, message: str, query: dict[str, str], *, code: int) -> Reply:
+        if self.oauth.echo_errors:
+            message += " (request: " + echoed(query) + ")"
+        return self._err(400, code, message)
+
+    def _on_accounts(self, req: _Req) -> Reply:
+        """``GET /me/accounts``: the user's Pages with a Page token each (one that never expires when the
+        user token is long-lived; an hour's otherwise)."""
+        user = self._owner(req)
+        record = self._access[self._token(req)]
+        if record.get("type") != "USER":
+            raise Answer(self._err(400, 100, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)"))
+        if "pages_show_list" not in record["scopes"]:
+            raise Answer(self._scope_error(req, ("pages_show_list",)))
+        data = []
+        for page_id, name in self.users.get(user, []):
+            token, _ = self._issue(page_id, record["scopes"], refresh=False, type="PAGE", user=user,
+                                   expires_at=0 if record.get("long_lived") else int(time.time()) + 3600)
+            data.append({"id": page_id, "name": name, "access_token": token, "category": "Shopping & retail",
+                         "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"]})
+        return Reply(200, {"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}})
+
+    def _on_debug(self, req: _Req) -> Reply:
+        """``GET /debug_token?input_token=``, asked with the app's token (``APP_ID|APP_SECRET``) or the
+        token itself."""
+        asker = self._token(req) or ""
+        wanted = req.query.get("input_token", "")
+        if asker not in (f"{self.APP_ID}|{self.APP_SECRET}", wanted):
+            raise Answer(self._auth_error(req, "invalid"))
+        record = self._access.get(wanted)
+        if record is None or record["expired"]:
+            return Reply(200, {"data": {"is_valid": False, "error": {
+                "code": 190, "message": "The access token could not be decrypted" if record is None
+                else "Error validating access token: Session has expired."}}})
+        data = {"app_id": self.APP_ID, "type": record.get("type", "PAGE"), "application": "reel farm test",
+                "data_access_expires_at": int(time.time()) + 7776000, "expires_at": record.get("expires_at", 0),
+                "is_valid": True, "issued_at": int(time.time()) - 60, "scopes": sorted(record["scopes"]),
+                "user_id": record.get("user", "u1")}
+        if record.get("type", "PAGE") == "PAGE":
+            data["profile_id"] = record["owner"]
+        return Reply(200, {"data": data})
+
     def _on_video_reels(self, req: _Req) -> Reply:
         return self._bad_request(req, "upload_phase (a form field) must be start or finish")
 
     def _on_start(self, req: _Req) -> Reply:
-        page = self._page(req, req.params["page_id"])
+        page = self._page(req, req.params["page_id"], need="pages_manage_posts")
         vid = str(880000000000000 + self._next())
         self._videos[vid] = {"video_id": vid, "page_id": page, "size": None, "data": bytearray(), "finished": False,
-                             "polls_left": 0, "fail": None, "outcome": None, "publish_time": None, "reel": None}
+                             "polls_left": 0, "fail": None, "outcome": None, "publish_time": None, "reel": None,
+                             "copyright": {"polls_left": self.copyright_polls, "block": self.copyright_block_next}}
+        self.copyright_block_next = None
         return Reply(200, {"video_id": vid, "upload_url": f"{self.base_url}{self.UPLOAD}/{vid}"})
 
     def _on_upload(self, req: _Req) -> Reply:
@@ -1431,14 +1754,36 @@ class FakeFacebook(_FakeServer):
     def _on_status(self, req: _Req) -> Reply:
         v = self._video(req, req.params["video_id"])
         self._page(req, v["page_id"])
-        if "status" not in req.query.get("fields", "").split(","):
-            return Reply(200, {"id": v["video_id"]})
-        if v["finished"] and v["outcome"] is None:
-            if v["polls_left"] > 0:  # publish_polls answers "in_progress", then the outcome
-                v["polls_left"] -= 1
-            else:
-                self._conclude(v)
-        return Reply(200, {"id": v["video_id"], "status": self._status(v)})
+        fields = req.query.get("fields", "").split(",")
+        unknown = set(fields) - {"status", "copyright_check_information", "id", ""}
+        if unknown:
+            raise Answer(self._bad_request(req, f"Tried accessing nonexisting field ({sorted(unknown)[0]})"))
+        body: dict[str, Any] = {"id": v["video_id"]}
+        if "status" in fields:
+            if v["finished"] and v["outcome"] is None:
+                if v["polls_left"] > 0:  # publish_polls answers "in_progress", then the outcome
+                    v["polls_left"] -= 1
+                else:
+                    self._conclude(v)
+            body["status"] = self._status(v)
+        if "copyright_check_information" in fields:
+            body["copyright_check_information"] = self._copyright(v)
+        return Reply(200, body)
+
+    def _copyright(self, v: dict[str, Any]) -> dict[str, Any]:
+        """The Reels guide's copyright_check_information: in progress for ``copyright_polls`` reads, then
+        complete, with a match whose owner's policy BLOCKs when ``copyright_block_next`` named one."""
+        c = v.get("copyright") or {"polls_left": 0, "block": None}
+        if c["polls_left"] > 0:
+            c["polls_left"] -= 1
+            return {"status": {"status": "in_progress"}}
+        if not c["block"]:
+            return {"status": {"status": "complete", "matches_found": False}}
+        return {"status": {"status": "complete", "matches_found": True},
+                "copyright_matches": [{"content_title": c["block"], "matched_segments": [
+                    {"start_time_in_seconds": 0, "duration_in_seconds": 3, "segment_type": "AUDIO"}],
+                    "owner_copyright_policy": {"name": "Label Records", "actions": [
+                        {"action": "BLOCK", "territories": "", "geos": ["VN", "US"]}]}}]}
 
     def _on_finish(self, req: _Req) -> Reply:
         page = self._page(req, req.params["page_id"])
@@ -1483,11 +1828,12 @@ class FakeFacebook(_FakeServer):
 
     def _on_stats(self, req: _Req) -> Reply:
         v = self._video(req, req.params["video_id"])
-        self._page(req, v["page_id"])
-        asked = [m for m in req.query.get("metric", "").split(",") if m] or list(REELS_METRICS)
-        unknown = [m for m in asked if m not in REELS_METRICS]
-        if unknown:
-            raise Answer(self._bad_request(req, f"The value must be a valid insights metric: {unknown[0]}"))
+        self._page(req, v["page_id"], need="read_insights")
+        asked = [m for m in req.query.get("metric", "").split(",") if m] or [
+            m for m in REELS_METRICS if m not in self.retired]
+        unknown = [m for m in asked if m not in REELS_METRICS or m in self.retired]
+        if unknown:  # one retired or unknown metric fails the whole request (Graph error 100)
+            raise Answer(self._err(400, 100, "(#100) The value must be a valid insights metric"))
         if req.query.get("period", "lifetime") != "lifetime":
             raise Answer(self._bad_request(req, "Reels metrics have the lifetime period only"))
         if not (v["reel"] and v["reel"]["published"]):

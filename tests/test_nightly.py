@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import catalogs
+from actors import RenderWorker
 from conftest import BLUE, GREEN, RED, flat_clip, run_farm
 from farm.errors import BusyError, InputError
 from farm.library import ImportOptions, import_media
@@ -128,7 +129,8 @@ def test_dry_run_prints_the_plan_and_enqueues_nothing(ws):
 # -- on Ray -------------------------------------------------------------------------------
 def test_batch_renders_records_and_emits_metrics(ws, local_ray):
     events = []
-    summary = run_nightly(ws, count=3, platforms=["tiktok"], seed=5, on_event=lambda n, d: events.append((n, d)))
+    summary = run_nightly(ws, worker_class=RenderWorker, count=3, platforms=["tiktok"], seed=5,
+                          on_event=lambda n, d: events.append((n, d)))
     doc = summary.as_dict()
     assert len(doc["rendered"]) == 3 and doc["failed"] == [] and doc["planned"] == 3
     assert doc["frames"] == 90 and doc["videos_per_hour"] > 0 and doc["fps"] > 0
@@ -169,7 +171,7 @@ def test_killed_worker_costs_one_attempt(ws, local_ray):
             killed.update(data)
             threading.Timer(0.2, os.kill, (data["pid"], signal.SIGKILL)).start()
 
-    summary = run_nightly(ws, count=3, seed=9, on_event=on_event)
+    summary = run_nightly(ws, worker_class=RenderWorker, count=3, seed=9, on_event=on_event)
     doc = summary.as_dict()
     jobs = _jobs(ws)
     assert sorted(doc["rendered"]) == sorted(jobs) and doc["failed"] == []
@@ -196,7 +198,7 @@ def test_bad_input_job_fails_alone(ws, local_ray, tmp_path):
         con.execute("UPDATE media SET usage_count = 5 WHERE kind = 'source' AND id <> ?", [bad_id])
     row_path = next(m["path"] for m in _jobs_media(ws) if m["id"] == bad_id)
     Path(row_path).write_bytes(b"\x00" * 4096)  # broken after import
-    summary = run_nightly(ws, count=4, seed=2).as_dict()
+    summary = run_nightly(ws, worker_class=RenderWorker, count=4, seed=2).as_dict()
     jobs = _jobs(ws)
     uses_bad = {i for i, j in jobs.items() if j["spec"]["mains"] == [row_path]}
     assert uses_bad and {f["id"] for f in summary["failed"]} == uses_bad
@@ -216,7 +218,7 @@ def test_second_copy_is_refused_while_one_runs(ws, local_ray):
     lock = render_lock(ws).acquire()
     try:
         with pytest.raises(BusyError, match="another farm render"):
-            run_nightly(ws, count=1)
+            run_nightly(ws, worker_class=RenderWorker, count=1)
         r = run_farm("nightly", "--count", "1", "--workspace", str(ws.root))
         assert r.returncode == 75 and r.stderr.count("\n") == 1 and f"PID {os.getpid()}" in r.stderr
     finally:
@@ -245,7 +247,7 @@ def test_killed_driver_is_resumed_without_rerendering(ws, local_ray):
     assert len(before) == 4
     done_before = {i: j for i, j in before.items() if j["state"] == "ready"}
     assert done_before and len(done_before) < 4
-    summary = run_nightly(ws, count=4, seed=4).as_dict()
+    summary = run_nightly(ws, worker_class=RenderWorker, count=4, seed=4).as_dict()
     assert summary["resumed"] is True and summary["planned"] == 0
     after = _jobs(ws)
     assert len(after) == 4 and {j["state"] for j in after.values()} == {"ready"}
@@ -268,7 +270,8 @@ def test_a_hung_render_is_cut_off_and_counted(ws, local_ray):
     (ws.root / "farm.toml").write_text("[queue]\njob_timeout_s = 0.2\nmax_attempts = 2\n")
     fresh = Workspace(ws.root)
     events = []
-    summary = run_nightly(fresh, count=1, workers=1, on_event=lambda n, d: events.append(n)).as_dict()
+    summary = run_nightly(fresh, worker_class=RenderWorker, count=1, workers=1,
+                          on_event=lambda n, d: events.append(n)).as_dict()
     assert events.count("timeout") == 2
     assert summary["rendered"] == [] and len(summary["failed"]) == 1
     job = next(iter(_jobs(fresh).values()))
@@ -290,7 +293,7 @@ def test_nightly_plans_promos_least_promoted_first(tmp_path, ws, local_ray):
             f"name: Sản phẩm {k}\nprice: {99000 + k}\ncurrency: VND\nimages: [p{k}.png]\nplatforms: [tiktok]\n",
             encoding="utf-8")
         assert import_products(ws, [str(tmp_path / f"p{k}.yaml")], license="owned").ok
-    summary = run_nightly(ws, count=1, promos=3, platforms=["tiktok"], seed=2)
+    summary = run_nightly(ws, worker_class=RenderWorker, count=1, promos=3, platforms=["tiktok"], seed=2)
     doc = summary.as_dict()
     assert doc["planned"] == 4 and doc["failed"] == [] and len(doc["rendered"]) == 4
     jobs = _jobs(ws)

@@ -68,17 +68,15 @@ from farm.ai._schemas import (
     video_schema,
 )
 from farm.errors import InputError
+from farm.platforms import platform, platform_names
 from farm.publish import (
     LANGUAGES,
-    PLATFORMS,
     TEXT_SOURCES,
-    TIKTOK_CAPTION_MAX_UTF16,
-    TIKTOK_TITLE_MAX_UTF16,
-    YOUTUBE_TITLE_MAX_CHARS,
     check_choice,
     clean_text,
+    fit_text,
     normalize_hashtags,
-    truncate_text,
+    text_rules,
 )
 from farm.settings import AiSettings
 from farm.text import format_price
@@ -285,9 +283,7 @@ Hãy viết:
 - call_to_action: lời kêu gọi, tối đa 40 ký tự;
 - captions: 3 đến 8 dòng chữ hiện trên video, mỗi dòng tối đa 60 ký tự;
 - hashtags: 3 đến 10 hashtag, mỗi hashtag viết liền (chữ, số hoặc _), giữ dấu tiếng Việt;
-- posts: mỗi nền tảng ở trên đúng một mục gồm platform, title và description. Tiêu đề YouTube tối đa \
-{yt_title} ký tự, tiêu đề TikTok tối đa {tt_title} ký tự, chú thích TikTok tối đa {tt_caption} ký tự, mô tả \
-Facebook tối đa 2200 ký tự;
+- posts: mỗi nền tảng ở trên đúng một mục gồm platform, title và description; {limits};
 - mood: một trong các tâm trạng đã liệt kê.
 Không dùng dấu < hoặc >, không thêm đường link.""",
     "en": """Product: {name}
@@ -304,9 +300,7 @@ Write:
 - call_to_action: at most 40 characters;
 - captions: 3 to 8 on-screen captions, each at most 60 characters;
 - hashtags: 3 to 10 hashtags, each one word (letters, digits or _);
-- posts: exactly one entry per platform above with platform, title and description. YouTube title at most \
-{yt_title} characters, TikTok title at most {tt_title} characters, TikTok caption at most {tt_caption} \
-characters, Facebook description at most 2200 characters;
+- posts: exactly one entry per platform above with platform, title and description; {limits};
 - mood: one of the moods listed.
 Do not use < or >, do not add links.""",
 }
@@ -355,9 +349,9 @@ def _product(product: Mapping[str, Any]) -> _Product:
     language = check_choice("language", product["language"], LANGUAGES)
     platforms = product["platforms"]
     if isinstance(platforms, str) or not isinstance(platforms, (list, tuple)) or not platforms:
-        raise InputError(f"Invalid platforms ({platforms!r}). Supported: a list of {', '.join(PLATFORMS)}.")
+        raise InputError(f"Invalid platforms ({platforms!r}). Supported: a list of {', '.join(platform_names())}.")
     for p in platforms:
-        check_choice("platform", p, PLATFORMS)
+        check_choice("platform", p, platform_names())
     points = product.get("selling_points") or ()
     if isinstance(points, str) or not isinstance(points, (list, tuple)) or not all(isinstance(p, str) for p in points):
         raise InputError(f"selling points must be a list of texts, not {points!r:.80}")
@@ -373,13 +367,22 @@ def _product(product: Mapping[str, Any]) -> _Product:
                     platforms=tuple(dict.fromkeys(platforms)), mood=mood or None)
 
 
-def _post_text(platform: str, text: str, *, title: bool) -> str:
-    text = clean_text(text, single_line=title, strip_angle_brackets=platform == "youtube")
-    if title and platform == "youtube":
-        return truncate_text(text, max_chars=YOUTUBE_TITLE_MAX_CHARS, max_utf16_units=YOUTUBE_TITLE_MAX_CHARS)
-    if title and platform == "tiktok":
-        return truncate_text(text, max_utf16_units=TIKTOK_TITLE_MAX_UTF16)
-    return text
+def _post_text(name: str, text: str, *, title: bool) -> str:
+    """The text cleaned as the platform takes it; a title cut to its limits."""
+    if title:
+        return fit_text(name, text, field="title")
+    return clean_text(text, strip_angle_brackets=not text_rules(name).angle_brackets)
+
+
+_LIMITS_LINE = {"vi": "{label}: tiêu đề tối đa {title} ký tự, mô tả tối đa {description} ký tự",
+                "en": "{label}: title at most {title} characters, description at most {description} characters"}
+
+
+def _limits_line(platforms: Sequence[str], language: str) -> str:
+    """Each platform's title and description limits, in characters (the tightest unit's count), for the prompt."""
+    return "; ".join(_LIMITS_LINE[language].format(label=platform(p).label, title=min(text_rules(p).title.values()),
+                                                   description=min(text_rules(p).description.values()))
+                     for p in platforms)
 
 
 def _promo_text(answer: PromoAnswer, *, language: str) -> PromoText:
@@ -405,7 +408,7 @@ def _video_text(answer: VideoAnswer, *, language: str, platforms: Sequence[str],
         body = _post_text(p, answer.description, title=False)
         if credit and credit not in body:
             body = f"{body}\n{credit}"
-        descriptions[p] = truncate_text(body, max_utf16_units=TIKTOK_CAPTION_MAX_UTF16)
+        descriptions[p] = fit_text(p, body, field="description")
     try:
         return VideoText(titles={p: _post_text(p, answer.title, title=True) for p in platforms},
                          descriptions=descriptions, hashtags=normalize_hashtags(answer.hashtags), credit_line=credit,
@@ -513,8 +516,7 @@ class AiWriter:
         task = _PROMO_TASK[lang].format(
             name=p.name, price=p.price_text, points=points or _NO_POINTS[lang],
             cta=clean_text(p.call_to_action, single_line=True) if p.call_to_action else _NO_CTA[lang],
-            platforms=", ".join(p.platforms), moods=", ".join(ask_moods), yt_title=YOUTUBE_TITLE_MAX_CHARS,
-            tt_title=TIKTOK_TITLE_MAX_UTF16, tt_caption=TIKTOK_CAPTION_MAX_UTF16)
+            platforms=", ".join(p.platforms), moods=", ".join(ask_moods), limits=_limits_line(p.platforms, lang))
         messages = [{"role": "system", "content": _SYSTEM[lang]}, {"role": "user", "content": task}]
         schema = promo_schema(platforms=p.platforms, moods=ask_moods)
         outcome = self._chat("promo", messages, PROMO_SCHEMA_NAME, schema,
@@ -534,9 +536,9 @@ class AiWriter:
         """
         check_choice("language", language, LANGUAGES)
         if isinstance(platforms, str) or not isinstance(platforms, (list, tuple)) or not platforms:
-            raise InputError(f"Invalid platforms ({platforms!r}). Supported: a list of {', '.join(PLATFORMS)}.")
-        for platform in platforms:
-            check_choice("platform", platform, PLATFORMS)
+            raise InputError(f"Invalid platforms ({platforms!r}). Supported: a list of {', '.join(platform_names())}.")
+        for name in platforms:
+            check_choice("platform", name, platform_names())
         targets = tuple(dict.fromkeys(platforms))
 
         def fallback(reason: str, outcome: _Outcome | None = None) -> TextResult:

@@ -11,16 +11,15 @@ from typing import Any, Literal, Mapping, Sequence
 from farm.errors import InputError
 from farm.records import JsonRecord
 from farm.text import format_price
+from farm.platforms import platform_names
 from farm.publish import (
-    FACEBOOK_TITLE_MAX_CHARS,
     LANGUAGES,
-    PLATFORMS,
     TEXT_SOURCES,
-    TIKTOK_TITLE_MAX_UTF16,
-    YOUTUBE_TITLE_MAX_CHARS,
     check_choice,
     clean_text,
+    fit_text,
     normalize_hashtags,
+    text_rules,
     truncate_text,
 )
 
@@ -81,7 +80,7 @@ def _per_platform(owner: str, name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise InputError(f"{owner}: {name} must map platforms to texts, not {value!r:.80}")
     for key in value:
-        check_choice(f"{name} platform", key, PLATFORMS)
+        check_choice(f"{name} platform", key, platform_names())
     return dict(value)
 
 
@@ -151,20 +150,16 @@ class VideoText(JsonRecord):
 
 def _platforms(platforms: Sequence[str]) -> tuple[str, ...]:
     if isinstance(platforms, str) or not isinstance(platforms, (list, tuple)):
-        raise InputError(f"platforms must be a list, not {platforms!r}. Supported: {', '.join(PLATFORMS)}.")
+        raise InputError(f"platforms must be a list, not {platforms!r}. Supported: {', '.join(platform_names())}.")
     for p in platforms:
-        check_choice("platform", p, PLATFORMS)
+        check_choice("platform", p, platform_names())
     if not platforms:
-        raise InputError(f"Invalid platforms (none). Supported: {', '.join(PLATFORMS)}.")
+        raise InputError(f"Invalid platforms (none). Supported: {', '.join(platform_names())}.")
     return tuple(dict.fromkeys(platforms))
 
 
-def _title(platform: str, text: str) -> str:
-    if platform == "youtube":
-        return truncate_text(text, max_chars=YOUTUBE_TITLE_MAX_CHARS, max_utf16_units=YOUTUBE_TITLE_MAX_CHARS)
-    if platform == "tiktok":
-        return truncate_text(text, max_utf16_units=TIKTOK_TITLE_MAX_UTF16)
-    return truncate_text(text, max_chars=FACEBOOK_TITLE_MAX_CHARS)
+def _title(name: str, text: str) -> str:
+    return fit_text(name, text, field="title")
 
 
 def _camel_tag(text: str) -> str:
@@ -264,17 +259,18 @@ def fallback_promo_text(
     bullets = [f"{_BULLET} {line}" for line in lines]
     titles: dict[str, str] = {}
     descriptions: dict[str, str] = {}
-    for platform in targets:
-        if platform == "youtube":
-            titles[platform] = _title(platform, f"{short_name} – {price_line}")
-            descriptions[platform] = "\n".join([hook, *bullets, offer, f"👉 {cta}"])
-        elif platform == "tiktok":  # the hook is the caption's first line; keep captions short
-            titles[platform] = _title(platform, hook)
+    for name in targets:
+        style = text_rules(name).style
+        if style == "titled":  # a title of its own: the product and its price
+            titles[name] = _title(name, f"{short_name} – {price_line}")
+            descriptions[name] = "\n".join([hook, *bullets, offer, f"👉 {cta}"])
+        elif style == "short":  # the hook is the caption's first line; keep captions short
+            titles[name] = _title(name, hook)
             parts = (hook, " • ".join(lines[:3]), offer, f"👉 {cta}")
-            descriptions[platform] = "\n".join(part for part in parts if part)
+            descriptions[name] = "\n".join(part for part in parts if part)
         else:
-            titles[platform] = _title(platform, hook)
-            descriptions[platform] = "\n".join([hook, *bullets, offer, f"👉 {cta}"])
+            titles[name] = _title(name, hook)
+            descriptions[name] = "\n".join([hook, *bullets, offer, f"👉 {cta}"])
     mood = pick_mood(text=" ".join([full_name, *lines]), moods=moods, preferred_mood=preferred_mood)
     return PromoText(hook=hook, selling_lines=lines, call_to_action=cta, captions=captions, hashtags=hashtags,
                      titles=titles, descriptions=descriptions, mood=mood, language=language, source="fallback",

@@ -14,20 +14,20 @@ from __future__ import annotations
 import copy
 import json
 import unicodedata
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Sequence
 
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from farm.errors import InputError
-from farm.publish import PLATFORMS, limits_for, text_size
+from farm.publish import limits_for, text_size
 
 HOOK_MAX_CHARS = 90
 SELLING_LINE_MAX_CHARS = 90
 CALL_TO_ACTION_MAX_CHARS = 40
 CAPTION_MAX_CHARS = 60
 HASHTAG_PATTERN = r"^#?\w+$"  # \w is Unicode here (pydantic's Rust regex): '#áoThun' is one hashtag
-VIDEO_TITLE_MAX_UTF16 = 90  # the tightest title cap of all platforms (TikTok's), so one title fits them all
+VIDEO_TITLE_MAX_UTF16 = 90  # a mashup's one title for every platform: short enough for the tightest title cap
 VIDEO_DESCRIPTION_MAX_CHARS = 2000  # under TikTok's and Facebook's 2,200, room left for the credit line
 
 PROMO_SCHEMA_NAME = "promo_answer"
@@ -68,9 +68,10 @@ class _Closed(BaseModel):
 class PlatformPost(_Closed):
     """The post text for one platform."""
 
-    platform: Literal["tiktok", "youtube", "facebook"]
-    title: NonEmpty = Field(description="the post's title (YouTube: at most 100 characters; TikTok: at most 90)")
-    description: NonEmpty = Field(description="the post's caption/description (TikTok: at most 2200 characters)")
+    platform: NonEmpty = Field(description="the platform's name, one of those asked for")
+    title: NonEmpty = Field(description="the post's title, within the platform's title limit given in the task")
+    description: NonEmpty = Field(description="the post's caption/description, within the platform's limit given "
+                                              "in the task")
 
 
 class PromoAnswer(_Closed):
@@ -213,6 +214,6 @@ def parse_video_answer(content: str | None) -> VideoAnswer:
 
 
 __all__ = [
-    "AnswerError", "PlatformPost", "PromoAnswer", "VideoAnswer", "PLATFORMS", "promo_schema", "video_schema",
+    "AnswerError", "PlatformPost", "PromoAnswer", "VideoAnswer", "promo_schema", "video_schema",
     "strict_schema", "parse_promo_answer", "parse_video_answer",
 ]

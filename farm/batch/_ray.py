@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import os
 import time
 from typing import Any
 
 import catalogs
 from farm.batch._dispatch import Dispatcher, EventFn, RunSummary
+from farm.cluster import check_reachable, start_ray
 from farm.errors import FarmError, InputError
 from farm.jobs import JobOutcome, driver_catalog_wait, enqueue_plans, plan_batch, plan_promos, recover, render_lock
 from farm.workspace import Workspace
@@ -32,49 +32,6 @@ WORKER_INFO_TIMEOUT_S = 120.0
 def unfinished_batch(ws: Workspace) -> str | None:
     with ws.catalog.read() as con:
         return catalogs.unfinished_batch(con, prefix="nightly-")
-
-
-def start_ray(address: str | None) -> tuple[bool, dict]:
-    """Join ``address`` (or $RAY_ADDRESS), or start a local Ray; returns (started_here, info)."""
-    import ray
-
-    if ray.is_initialized():
-        ctx = None
-        started = False
-    else:
-        kwargs: dict = {"log_to_driver": False, "configure_logging": False}
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        if address:
-            kwargs["address"] = address
-        else:
-            kwargs.update(num_cpus=os.cpu_count() or 1, include_dashboard=True, dashboard_host="127.0.0.1")
-            # Ray enables token authentication on a new local cluster by default and says so
-            # on stderr at every start: the default is right, the notice is noise here.
-            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-        try:
-            ctx = ray.init(**kwargs)
-        except ConnectionError as err:
-            raise FarmError(f"Ray cluster at {address}: cannot connect ({err})") from None
-        started = True
-    info = {"address": ray.get_runtime_context().gcs_address, "resources": ray.cluster_resources()}
-    url = getattr(ctx, "dashboard_url", None) if ctx is not None else None
-    if url:
-        info["dashboard_url"] = url if url.startswith("http") else f"http://{url}"
-    return started, info
-
-
-def _check_reachable(address: str, *, timeout_s: float = 5.0) -> None:
-    """Fail fast on a cluster address nobody answers (ray.init would retry for minutes)."""
-    import socket
-
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
-            return
-    except ValueError:
-        raise InputError(f"--address {address}: expected HOST:PORT, 'auto' or ray://HOST:PORT") from None
-    except OSError as err:
-        raise FarmError(f"Ray cluster at {address}: cannot connect ({err.strerror or err})") from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,6 +56,9 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 class RayExecutor:
     """RenderWorker actors on a Ray cluster, ``WORKER_QUEUE_DEPTH`` jobs each.
 
+    ``worker_class`` is the actor class (``actors.RenderWorker``, or a stand-in with its
+    ``info()`` and ``render()``): farm.batch does not import actors, the caller hands it over.
+
     ``create`` makes one actor per CPU slot (four per GPU with ``num_gpus=0.25``);
     ``wait_ready`` waits for them to warm up and drops those that cannot be placed or fail
     to start. A worker
@@ -108,8 +68,9 @@ class RayExecutor:
 
     depth = WORKER_QUEUE_DEPTH
 
-    def __init__(self, *, resources: dict, local: bool, workers: int | None, cache_bytes: int,
+    def __init__(self, *, worker_class: type, resources: dict, local: bool, workers: int | None, cache_bytes: int,
                  threads: int | None = None) -> None:
+        self._worker_class = worker_class
         self._resources = resources
         self._local = local
         self._wanted = workers
@@ -131,11 +92,9 @@ class RayExecutor:
         """Create the actors (they start warming up: torch, kernels, fonts, the encoder probe)."""
         import ray
 
-        from actors import RenderWorker
-
         cpus = int(self._resources.get("CPU", 1))
         gpus = int(self._resources.get("GPU", 0))
-        remote = ray.remote(RenderWorker)
+        remote = ray.remote(self._worker_class)
         made = []
         n_gpu = gpus * GPU_WORKERS_PER_GPU
         n_cpu = self._wanted if self._wanted is not None else max(0 if n_gpu else 1, cpus - 2 * n_gpu)
@@ -267,6 +226,7 @@ class RayExecutor:
 def run_nightly(
     ws: Workspace,
     *,
+    worker_class: type,
     count: int | None = None,
     platforms: list[str] | None = None,
     mood: str | None = None,
@@ -279,7 +239,8 @@ def run_nightly(
     threads: int | None = None,
     on_event: EventFn | None = None,
 ) -> RunSummary:
-    """Plan ``count`` jobs (or resume an unfinished batch), then render all pending jobs on Ray.
+    """Plan ``count`` jobs (or resume an unfinished batch), then render all pending jobs on Ray,
+    on actors of ``worker_class`` (``actors.RenderWorker``; farm.batch does not import actors).
 
     ``on_event(name, data)`` sees "planned", "ray", "workers", "submit", "done", "failed",
     "retry", "lost" and "timeout" events (the CLI draws its progress bar from them).
@@ -291,9 +252,7 @@ def run_nightly(
     summary = RunSummary(command="nightly")
     seed = 0 if seed is None else seed
     count = ws.settings.nightly.count if count is None else count
-    target = address or os.environ.get("RAY_ADDRESS") or None
-    if target and target not in ("auto", "local") and not target.startswith("ray://"):
-        _check_reachable(target)  # before planning anything
+    check_reachable(address)  # before planning anything
     driver_catalog_wait(ws)
     lock = render_lock(ws).acquire()
     started_ray = False
@@ -335,8 +294,9 @@ def run_nightly(
 
         started_ray, summary.ray = start_ray(address)
         emit("ray", summary.ray)
-        executor = RayExecutor(resources=summary.ray["resources"], workers=workers, cache_bytes=cache_bytes,
-                               threads=threads, local=started_ray and not (address or os.environ.get("RAY_ADDRESS")))
+        executor = RayExecutor(worker_class=worker_class, resources=summary.ray["resources"], workers=workers,
+                               cache_bytes=cache_bytes, threads=threads,
+                               local=started_ray and not (address or os.environ.get("RAY_ADDRESS")))
         executor.create()
         phase("ray_start")
         infos = executor.wait_ready()

@@ -2,39 +2,62 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 
-import catalogs
 from farm.cli._output import Progress, format_table, print_json
 from farm.cli._workspace import _leaf, _ws
+from farm.platforms import INTERACTIONS, PRIVACY_WORDS, platform, platform_names, platforms
 
 ACCOUNT_COLUMNS_SHOWN = ["id", "platform", "name", "state", "privacy", "daily_cap", "min_gap_minutes", "window",
-                         "last_posted_at", "notes"]
+                         "last_posted_at"]
 
 
 # -- accounts -----------------------------------------------------------------------------
+def _account_options(p, *, page_help: str) -> None:
+    """The options ``accounts add`` and ``accounts connect`` share."""
+    p.add_argument("--name", required=True, help="the account's name in the farm (e.g. its handle)")
+    p.add_argument("--page-id", default=None, metavar="ID", help=page_help)
+    p.add_argument("--daily-cap", type=int, default=None, metavar="N", help="posts a day at most (default 3)")
+    p.add_argument("--min-gap-minutes", type=int, default=None, metavar="M",
+                   help="minutes between two posts at least (default 120)")
+    p.add_argument("--window", default=None, metavar="HH:MM-HH:MM",
+                   help="post only inside this daily window (publish.timezone; it may wrap past midnight)")
+    p.add_argument("--privacy", choices=PRIVACY_WORDS, default=None,
+                   help="public (default) | private | unlisted | self-only | inbox (drafts finished in the app)")
+    for what in INTERACTIONS:
+        p.add_argument(f"--allow-{what}", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"let viewers {'comment' if what == 'comments' else what} where the platform has the "
+                            "switch (off unless given, and never when the creator turned it off)")
+    p.add_argument("--json", action="store_true")
+
+
 def add_accounts(sub) -> None:
-    p = sub.add_parser("accounts", help="publishing accounts: add (or reconnect), list, enable, disable, remove, "
-                       "rotate-key")
+    p = sub.add_parser("accounts", help="publishing accounts: connect (in the browser), add (tokens from files), "
+                       "list, enable, disable, remove, rotate-key")
     asub = p.add_subparsers(dest="accounts_cmd", required=True, metavar="ACTION")
 
-    add = _leaf(asub, "add", help="add an account (an existing name: reconnect it with new tokens); its tokens are "
-                "stored encrypted")
-    add.add_argument("platform", choices=catalogs.ACCOUNT_PLATFORMS)
-    add.add_argument("--name", required=True, help="the account's name in the farm (e.g. its handle)")
+    con = _leaf(asub, "connect", help="connect an account in the browser (OAuth with PKCE on a loopback redirect); an "
+                "existing name is reconnected")
+    con.add_argument("platform", choices=[d.name for d in platforms() if d.oauth is not None])
+    _account_options(con, page_help="facebook: the Page to publish on (default: the only one the user manages)")
+    con.add_argument("--no-browser", action="store_true", help="print the sign-in address alone on one line instead "
+                     "of opening a browser (a server without a screen); the address the browser ends on may be "
+                     "pasted on stdin")
+    con.add_argument("--port", type=int, default=0, metavar="P", help="listen on this loopback port (default: a free "
+                     "one; Facebook apps register a fixed one)")
+    con.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds to wait for the browser "
+                     "(default 300)")
+    con.set_defaults(func=_cmd_accounts_connect)
+
+    add = _leaf(asub, "add", help="add an account with tokens from files (an existing name: reconnect it with new "
+                "tokens); its tokens are stored encrypted")
+    add.add_argument("platform", choices=platform_names(outbox=True))
+    _account_options(add, page_help="facebook: the Page that publishes the reels")
     add.add_argument("--token-file", default=None, metavar="F",
                      help="file holding the access token (or the JSON an OAuth tool saved); not needed for local")
     add.add_argument("--refresh-token-file", default=None, metavar="F", help="file holding the refresh token")
-    add.add_argument("--page-id", default=None, metavar="ID", help="facebook: the Page that publishes the reels")
-    add.add_argument("--daily-cap", type=int, default=None, metavar="N", help="posts a day at most (default 3)")
-    add.add_argument("--min-gap-minutes", type=int, default=None, metavar="M",
-                     help="minutes between two posts at least (default 120)")
-    add.add_argument("--window", default=None, metavar="HH:MM-HH:MM",
-                     help="post only inside this daily window (publish.timezone; it may wrap past midnight)")
-    add.add_argument("--privacy", choices=catalogs.PRIVACY_MODES, default=None,
-                     help="public (default) | private | self-only | inbox (TikTok drafts finished in the app)")
-    add.add_argument("--json", action="store_true")
     add.set_defaults(func=_cmd_accounts_add)
 
     ls = _leaf(asub, "list", help="list accounts: state, limits and what each platform will do (never a secret)")
@@ -53,21 +76,59 @@ def add_accounts(sub) -> None:
     rot.set_defaults(func=_cmd_accounts_rotate)
 
 
+def _allow(args) -> dict:
+    return {what: getattr(args, f"allow_{what}") for what in INTERACTIONS}
+
+
+def _say_account(ws, acc: dict, *, json_out: bool, verb: str, extra: dict | None = None) -> None:
+    from farm.publish import list_account_rows
+
+    row = next(r for r in list_account_rows(ws) if r["id"] == acc["id"])
+    notes = [n for n in acc.get("notes") or [] if n not in row["warnings"]]
+    if json_out:
+        print_json({**row, "reconnected": acc.get("reconnected", False), "warnings": row["warnings"] + notes,
+                    **(extra or {})})
+        return
+    who = f" ({row['remote_name']})" if row.get("remote_name") else ""
+    print(f"{verb} {row['platform']}:{row['name']}{who} (id {row['id']}); its tokens are stored encrypted")
+    for line in (extra or {}).get("can", []):
+        print(f"  {line}")
+    for note in row["warnings"] + notes:
+        print(f"  warning: {note}")
+
+
 def _cmd_accounts_add(args) -> int:
-    from farm.publish import add_account, list_account_rows
+    from farm.publish import add_account
 
     ws = _ws(args)
-    acc = add_account(ws, args.platform, name=args.name, token_file=args.token_file,
+    acc = add_account(ws, args.platform, username=args.name, token_file=args.token_file,
                       refresh_token_file=args.refresh_token_file, page_id=args.page_id, daily_cap=args.daily_cap,
-                      min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy)
-    row = next(r for r in list_account_rows(ws) if r["id"] == acc["id"])
-    if args.json:
-        print_json({**row, "reconnected": acc.get("reconnected", False)})
-    else:
-        verb = "reconnected" if acc.get("reconnected") else "added"
-        print(f"{verb} {row['platform']}:{row['name']} (id {row['id']}); its tokens are stored encrypted")
-        for note in row["notes"]:
-            print(f"  note: {note}")
+                      min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy, allow=_allow(args))
+    _say_account(ws, acc, json_out=args.json, verb="reconnected" if acc.get("reconnected") else "added")
+    return 0
+
+
+def _cmd_accounts_connect(args) -> int:
+    from farm.publish import ConnectOptions, connect_account
+
+    ws = _ws(args)
+    options = ConnectOptions(name=args.name, page_id=args.page_id, privacy=args.privacy, daily_cap=args.daily_cap,
+                             min_gap_min=args.min_gap_minutes, window=args.window, allow=_allow(args),
+                             browser=not args.no_browser, port=args.port, timeout_s=args.timeout)
+    say = (lambda url: print(url, file=sys.stderr, flush=True)) if args.json and not args.no_browser else \
+        (lambda url: print(url, flush=True))
+    acc = connect_account(ws, args.platform, options, say=say)
+    descriptor = platform(args.platform)
+    granted = acc.get("granted") or []
+    oauth = descriptor.oauth
+    can = [f"can publish: yes ({', '.join(s.rsplit('/', 1)[-1] for s in oauth.required)})"]
+    stats = oauth.statistics_scope
+    if stats:
+        ok = not granted or stats in granted
+        can.append(f"statistics: {'yes' if ok else 'no'} ({stats.rsplit('/', 1)[-1]}"
+                   + ("" if ok else ": not granted; reconnect to allow statistics") + ")")
+    _say_account(ws, acc, json_out=args.json, verb="reconnected" if acc.get("reconnected") else "connected",
+                 extra={"can": can, "granted": granted})
     return 0
 
 
@@ -78,10 +139,10 @@ def _cmd_accounts_list(args) -> int:
     if args.json:
         print_json(rows)
         return 0
-    shown = [{**r, "notes": "; ".join(r["notes"])} for r in rows]
-    print(format_table(shown, ACCOUNT_COLUMNS_SHOWN) if rows else "(no accounts: add one with `farm accounts add`)")
+    print(format_table(rows, ACCOUNT_COLUMNS_SHOWN) if rows else "(no accounts: connect one with `farm accounts "
+          "connect`)")
     for r in rows:  # the table cuts long cells; what the user must know is printed whole
-        for note in r["notes"]:
+        for note in r["warnings"]:
             print(f"{r['platform']}:{r['name']}: {note}")
     return 0
 
@@ -121,7 +182,7 @@ def add_publish(sub) -> None:
     p = _leaf(sub, "publish", help="upload due ready videos to the accounts, exactly once per platform")
     p.add_argument("--once", action="store_true", help="one pass, then exit (default: a pass every "
                    "publish.sweep_interval_s until stopped)")
-    p.add_argument("--platform", choices=(*catalogs.PLATFORMS, "local"), default=None, help="only this platform")
+    p.add_argument("--platform", choices=platform_names(outbox=True), default=None, help="only this platform")
     p.add_argument("--dry-run", action="store_true", help="print which account would take which job, and why")
     p.add_argument("--local", action="store_true", help="upload in this process instead of on Ray actors")
     p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to join (default: a local Ray)")
@@ -183,6 +244,12 @@ def _print_sweep(result, *, dry_run: bool) -> None:
         print("nothing due to publish")
 
 
+def _uploader() -> type:
+    from actors import Uploader
+
+    return Uploader
+
+
 def _cmd_publish(args) -> int:
     from farm.locks import WorkspaceLock
     from farm.publish import StopFlag, sweep
@@ -200,7 +267,7 @@ def _cmd_publish(args) -> int:
         while True:
             with Progress("upload", unit="B", unit_scale=True, quiet=args.json or args.quiet) as bar:
                 result = sweep(ws, platform=args.platform, local=args.local, address=args.address,
-                               reporter=_BarReporter(bar, echo=False))
+                               reporter=_BarReporter(bar, echo=False), uploader=None if args.local else _uploader())
             failed = failed or bool(result.refused) or any(o.status == "failed" for o in result.outcomes)
             if args.json:
                 print_json(result.as_dict())

@@ -7,6 +7,7 @@ import json
 import sys
 
 from farm.cli._output import Progress
+from farm.platforms import platform_names
 from farm.settings import option, render_default
 
 
@@ -89,7 +90,7 @@ def add_promo(sub: argparse._SubParsersAction) -> None:
     mg = p.add_mutually_exclusive_group()
     mg.add_argument("--music", default=None, metavar="AUDIO", help="a music file")
     mg.add_argument("--mood", default=None, help="the library's least used music of this mood (needs a workspace)")
-    p.add_argument("--platform", default=None, choices=("tiktok", "youtube", "facebook"),
+    p.add_argument("--platform", default=None, choices=platform_names(),
                    help="keep text in this platform's safe area (default: safe on all) and write only its post")
     p.add_argument("--ai", action=argparse.BooleanOptionalAction, default=None,
                    help="words from the AI server (default from farm.toml: on)")

@@ -9,6 +9,7 @@ import time
 import catalogs
 from farm.cli._output import Progress, format_table, print_json
 from farm.errors import InputError
+from farm.platforms import platform_names
 from farm.settings import MOODS, option
 
 MEDIA_COLUMNS_SHOWN = ["id", "kind", "duration_s", "width", "height", "has_audio", "mood", "platform", "license",
@@ -66,9 +67,11 @@ def add_init(sub) -> None:
 
 
 def _cmd_init(args) -> int:
+    from farm.publish import ensure_key_file
     from farm.workspace import init_workspace
 
     ws, created = init_workspace(args.dir or getattr(args, "workspace", None) or ".")
+    ensure_key_file(ws.state_dir)  # account tokens are encrypted with it (mode 0600)
     version = ws.catalog.version()
     if args.json:
         print_json({"workspace": str(ws.root), "created": created, "schema_version": version})
@@ -93,7 +96,7 @@ def add_media(sub) -> None:
                      help="default: from the workspace folder, else audio/image by content (videos need --kind)")
     imp.add_argument("--mood", default=None, help=f"music mood, e.g. {', '.join(MOODS)}")
     imp.add_argument("--category", default=None)
-    imp.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="only for this platform")
+    imp.add_argument("--platform", choices=platform_names(), default=None, help="only for this platform")
     imp.add_argument("--license", choices=catalogs.LICENSES, default=None,
                      help=f"default from farm.toml ({option('media', 'default_license').default})")
     imp.add_argument("--creator", default=None)
@@ -128,7 +131,7 @@ def add_media(sub) -> None:
     up.add_argument("--license", choices=catalogs.LICENSES, default=None)
     up.add_argument("--mood", default=None)
     up.add_argument("--category", default=None)
-    up.add_argument("--platform", choices=catalogs.PLATFORMS, default=None)
+    up.add_argument("--platform", choices=platform_names(), default=None)
     up.add_argument("--creator", default=None)
     up.add_argument("--source-url", default=None)
     up.add_argument("--attribution", default=None)
@@ -334,7 +337,7 @@ def add_queue(sub) -> None:
     g = m.add_mutually_exclusive_group()
     g.add_argument("--music", type=int, default=None, metavar="ID")
     g.add_argument("--mood", default=None, help="pick the least used track of this mood")
-    m.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="meant for publishing there")
+    m.add_argument("--platform", choices=platform_names(), default=None, help="meant for publishing there")
     m.add_argument("--caption", default=None)
     m.add_argument("--seed", type=int, default=0, help="tie-break for picking media (same seed, same choice)")
     m.add_argument("--json", action="store_true")
@@ -346,7 +349,7 @@ def add_queue(sub) -> None:
                      help="a catalog product id, or a product file (imported first)")
     src.add_argument("--csv", default=None, metavar="PRODUCTS.csv", help="import every product of a CSV and queue "
                                                                           "a promo of each")
-    pr.add_argument("--platform", choices=catalogs.PLATFORMS, default=None, help="meant for publishing there")
+    pr.add_argument("--platform", choices=platform_names(), default=None, help="meant for publishing there")
     pr.add_argument("--template", type=int, default=None, metavar="ID", help="a template (media id) in the 1/3 box")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--json", action="store_true")
@@ -590,7 +593,7 @@ def _cmd_sql(args) -> int:
 def add_nightly(sub) -> None:
     p = _leaf(sub, "nightly", help="plan a batch of mashups from the library and render every pending job on Ray")
     p.add_argument("--count", type=int, default=None, metavar="N", help=f"jobs to plan (default from farm.toml: {option('nightly', 'count').default})")
-    p.add_argument("--platform", action="append", choices=catalogs.PLATFORMS, default=None, metavar="P",
+    p.add_argument("--platform", action="append", choices=platform_names(), default=None, metavar="P",
                    help="target platform, repeat for several (jobs alternate); default: none (local renders)")
     p.add_argument("--mood", default=None, help=f"music mood (default from farm.toml: {option('nightly', 'mood').default})")
     p.add_argument("--caption", default=None, help="caption burned into every video of the batch")
@@ -681,10 +684,12 @@ def _cmd_nightly(args) -> int:
         elif name in ("retry", "lost"):
             bar.note(f"job {data['job_id']}: {data['state']} ({data['error']})")
 
+    from actors import RenderWorker  # the actor class farm.batch runs on Ray (it does not import actors)
+
     try:
-        summary = run_nightly(ws, count=args.count, platforms=args.platform, mood=args.mood, caption=args.caption,
-                              seed=args.seed, promos=args.promos, address=args.address, workers=args.workers,
-                              on_event=on_event)
+        summary = run_nightly(ws, worker_class=RenderWorker, count=args.count, platforms=args.platform,
+                              mood=args.mood, caption=args.caption, seed=args.seed, promos=args.promos,
+                              address=args.address, workers=args.workers, on_event=on_event)
     finally:
         if state["bar"] is not None:
             state["bar"].close()

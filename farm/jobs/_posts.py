@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import catalogs
+from farm.platforms import platform_names
 from farm.workspace import Workspace
 
 
@@ -64,7 +65,7 @@ def write_post_text(ws: Workspace, job_ids: list[int], *, writer=None) -> None:
             mains = [catalogs.get_media(con, r["media_id"]) for r in catalogs.job_inputs(con, job_id)
                      if r["role"] == "main"]
         mains = [m for m in mains if m is not None]
-        platforms = [job["platform"]] if job["platform"] else list(catalogs.PLATFORMS)
+        platforms = [job["platform"]] if job["platform"] else list(platform_names())
         creator = next((m["creator"] for m in mains if m.get("creator")), None)
         tokens = 0
         if use_ai:

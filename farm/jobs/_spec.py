@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import catalogs
 from farm.errors import InputError
+from farm.platforms import platform_names
 from farm.records import JsonRecord
 from farm.settings import check_value, option, render_default
 
@@ -30,8 +30,8 @@ def check_render_fields(spec, keys: tuple[str, ...]) -> None:
 
 
 def check_platform(platform: str | None) -> None:
-    if platform is not None and platform not in catalogs.PLATFORMS:
-        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.PLATFORMS)}.")
+    if platform is not None and platform not in platform_names():
+        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(platform_names())}.")
 
 
 @dataclass(frozen=True)

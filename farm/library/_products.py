@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import catalogs
 from farm.errors import FarmError, InputError
 from farm.library._import import ImportReport, OnItem, _place, check_mood
+from farm.platforms import platform_names
 from farm.workspace import Workspace
 
 # exactly the keys a product file uses (tools outside the farm write them too)
@@ -46,7 +47,7 @@ class ProductDefinition:
     affiliate_url: str | None = None
     call_to_action: str | None = None
     language: Language = "vi"
-    platforms: tuple[str, ...] = catalogs.PLATFORMS
+    platforms: tuple[str, ...] = field(default_factory=platform_names)
     mood: str | None = None
     source: str = ""
     base_dir: str = "."  # relative image paths are relative to the definition's file
@@ -141,14 +142,14 @@ def parse_product(raw: dict, *, source: str, base_dir: str | Path = ".", csv_row
     language = raw.get("language", "vi")
     if language not in catalogs.LANGUAGES:
         raise InputError(f"{where}: Invalid language ({language!r}). Supported: {', '.join(catalogs.LANGUAGES)}.")
-    platforms = raw.get("platforms", list(catalogs.PLATFORMS))
+    platforms = raw.get("platforms", list(platform_names()))
     if csv_row and isinstance(platforms, str) and CSV_LIST_SEPARATOR not in platforms:
         platforms = platforms.replace(",", CSV_LIST_SEPARATOR)
     platforms = _list(platforms, what="platforms", where=where, csv_cell=csv_row)
-    bad = [p for p in platforms if p not in catalogs.PLATFORMS]
+    bad = [p for p in platforms if p not in platform_names()]
     if bad or not platforms:
         raise InputError(f"{where}: Invalid platform ({bad[0] if bad else 'none'!r}). "
-                         f"Supported: {', '.join(catalogs.PLATFORMS)}.")
+                         f"Supported: {', '.join(platform_names())}.")
     mood = raw.get("mood")
     if mood is not None:
         try:

@@ -74,9 +74,13 @@ def conditions(ws: Workspace, con, *, now: datetime, health: dict[int, object]) 
                                  {"jobs": batch["jobs"], "failed": batch["failed"]}))
     for hold in catalogs.active_holds(con, now):
         who = f"account {hold['account_id']}" if hold["account_id"] is not None else "the whole project"
-        out.append(Condition("quota", f"quota:{hold['platform']}:{hold['account_id'] or '*'}", "warning",
-                             f"{hold['platform']} quota exhausted for {who} until {hold['until']:%Y-%m-%d %H:%M} UTC",
-                             hold["account_id"], {"until": hold["until"], "reason": hold["reason"]}))
+        what = "statistics quota" if hold["bucket"] == "read" else "quota"
+        key = f"quota:{hold['platform']}:{hold['account_id'] or '*'}" + ("" if hold["bucket"] == "upload"
+                                                                          else f":{hold['bucket']}")
+        out.append(Condition("quota", key, "warning",
+                             f"{hold['platform']} {what} exhausted for {who} until {hold['until']:%Y-%m-%d %H:%M} UTC",
+                             hold["account_id"], {"until": hold["until"], "reason": hold["reason"],
+                                                  "bucket": hold["bucket"]}))
     return out
 
 

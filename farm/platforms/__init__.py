@@ -1,4 +1,9 @@
-"""Platform clients: YouTube, TikTok, Facebook and the local outbox, each on an injected httpx.Client."""
+"""The platforms: one descriptor each (everything the farm follows there) plus its HTTP client, registered once.
+
+The rest of the farm reads descriptors (``platform("tiktok").text``, ``.limits``, ``.finish``)
+and never compares a platform's name. Adding a platform is one module that defines a
+:class:`Platform` subclass and its :class:`PlatformClient`, and calls :func:`register`.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,39 @@ from pathlib import Path
 
 import httpx
 
-from farm.errors import InputError
 from farm.platforms._base import (
     STATS_PRIVACY,
     AccountInfo,
-    PlatformClient,
     RemoteSession,
     RemoteState,
-    RemoteStatus,
     Secret,
     TokenSet,
     UploadRequest,
     VideoStats,
     backoff_s,
     make_http_client,
+    scrub,
     with_retries,
 )
-from farm.platforms._facebook import REELS_METRICS, FacebookClient
-from farm.platforms._local import LocalClient
-from farm.platforms._tiktok import TIKTOK_STATS_BATCH, TikTokClient, tiktok_chunks
+from farm.platforms._client import PlatformClient
+from farm.platforms._descriptor import (
+    INTERACTIONS,
+    PRIVACY_WORDS,
+    Limit,
+    OAuth,
+    Platform,
+    PlatformSpec,
+    Statistics,
+    TextRules,
+    TokenRules,
+)
+from farm.platforms._facebook import FACEBOOK, REELS_METRICS, FacebookClient, copyright_block
+from farm.platforms._local import LOCAL, LocalClient
+from farm.platforms._registry import platform, platform_names, platforms, register, unregister
+from farm.platforms._tiktok import TIKTOK, TIKTOK_STATS_BATCH, TikTokClient, tiktok_chunks
+from farm.platforms._tokens import Connection, tokens_from
 from farm.platforms._youtube import (
+    YOUTUBE,
     YOUTUBE_STATS_BATCH,
     YOUTUBE_STATS_QUOTA_UNITS,
     YouTubeClient,
@@ -35,33 +53,26 @@ from farm.platforms._youtube import (
     youtube_chunk_bytes,
 )
 
-PLATFORM_NAMES: tuple[str, ...] = ("youtube", "tiktok", "facebook", "local")
-
-_CLIENTS: dict[str, type[PlatformClient]] = {"youtube": YouTubeClient, "tiktok": TikTokClient,
-                                             "facebook": FacebookClient}
+for _descriptor in (TIKTOK, YOUTUBE, FACEBOOK, LOCAL):
+    register(_descriptor)
 
 
-def client_for(platform: str, http: httpx.Client, settings, *, outbox: Path | None = None,
+def client_for(name: str, http: httpx.Client, settings, *, root: str | Path = ".", account: str = "",
                sleep: Callable[[float], None] = time.sleep) -> PlatformClient:
-    """The client for ``platform`` over ``http`` (``outbox``: the local account's folder).
+    """The client of the platform ``name`` over ``http`` for ``account`` of the workspace at ``root``.
 
     Raises:
-        InputError: an unknown platform, or ``local`` without an outbox.
+        InputError: an unknown platform.
     """
-    if platform == "local":
-        if outbox is None:
-            raise InputError("local: the outbox folder is required")
-        return LocalClient(http, settings, outbox=Path(outbox), sleep=sleep)
-    klass = _CLIENTS.get(platform)
-    if klass is None:
-        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(PLATFORM_NAMES)}.")
-    return klass(http, settings, sleep=sleep)
+    return platform(name).client(http, settings, root=Path(root), account=account, sleep=sleep)
 
 
 __all__ = [
-    "PLATFORM_NAMES", "REELS_METRICS", "STATS_PRIVACY", "TIKTOK_STATS_BATCH", "YOUTUBE_STATS_BATCH",
-    "YOUTUBE_STATS_QUOTA_UNITS", "AccountInfo", "FacebookClient", "LocalClient", "PlatformClient", "RemoteSession",
-    "RemoteState", "RemoteStatus", "Secret", "TikTokClient", "TokenSet", "UploadRequest", "VideoStats",
-    "YouTubeClient", "backoff_s", "client_for", "make_http_client", "next_pacific_midnight", "tiktok_chunks",
+    "INTERACTIONS", "PRIVACY_WORDS", "REELS_METRICS", "STATS_PRIVACY", "TIKTOK_STATS_BATCH", "YOUTUBE_STATS_BATCH",
+    "YOUTUBE_STATS_QUOTA_UNITS", "AccountInfo", "Connection", "FacebookClient", "Limit", "LocalClient", "OAuth",
+    "Platform", "PlatformClient", "PlatformSpec", "RemoteSession", "RemoteState", "Secret", "Statistics",
+    "TextRules", "TikTokClient", "TokenRules", "TokenSet", "UploadRequest", "VideoStats", "YouTubeClient",
+    "backoff_s", "client_for", "copyright_block", "make_http_client", "next_pacific_midnight", "platform",
+    "platform_names", "platforms", "register", "scrub", "tiktok_chunks", "tokens_from", "unregister",
     "with_retries", "youtube_chunk_bytes",
 ]

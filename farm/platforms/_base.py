@@ -11,6 +11,10 @@ next begins, so a crash anywhere is reconciled with the platform instead of re-p
     state = client.finish(token, session, request)  # Facebook's publish call; others: query/poll
     state = client.find(token, request)             # YouTube: the video by its marker, or None
 
+Connecting an account (``farm accounts connect``) exchanges the authorization code with
+``client.exchange_code(code, verifier=..., redirect_uri=...)`` and settles what the account is
+with ``client.connect(tokens, page_id=...)`` (Facebook: the Page's own token).
+
 Once published, ``client.video_stats(token, remote_ids, privacy=...)`` reads each video's
 counts (:class:`VideoStats`), batched as each platform allows; a video the platform gives no
 counts for is ``available=False`` with a ``note`` saying why, never a row of zeros.
@@ -18,12 +22,15 @@ counts for is ``available=False`` with a ``note`` saying why, never a row of zer
 Every method maps the platform's answers at this boundary to ``farm.errors``:
 ``RetryableError`` (dropped connection, stall past the read timeout, 5xx, 429, YouTube
 ``rateLimitExceeded``), ``SessionLostError`` (the session is gone: 404), ``QuotaError``
-with ``reset_at`` (YouTube ``quotaExceeded``/``uploadLimitExceeded``, TikTok
-``spam_risk_too_many_posts``), ``AuthError`` (401, expired or revoked token, Facebook error
-190), ``PolicyError`` (anything else the platform refuses, with its reason). Idempotent
+with ``reset_at``, ``scope`` and ``bucket`` (YouTube ``quotaExceeded`` for the project,
+``uploadLimitExceeded`` for the channel; TikTok ``spam_risk_too_many_posts``),
+``AuthError`` (401, expired or revoked token, Facebook error 190), ``ScopeError`` (the
+token lacks a scope: YouTube ``insufficientPermissions``, TikTok ``scope_not_authorized``),
+``PolicyError`` (anything else the platform refuses, with its reason). Idempotent
 calls (queries, status polls, account info, token refresh, statistics) are retried inside the client
 by :func:`with_retries`; ``start``, ``send`` and ``finish`` are not: the publisher queries
-and resumes instead. No token ever appears in a URL, a message or a repr.
+and resumes instead. No token ever appears in a message or a repr: every text a platform
+sends back is passed through :func:`farm.redact.redact` with the secrets of the call.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import httpx
 
 from farm.errors import InputError, RetryableError, SessionLostError
 from farm.records import JsonRecord
+from farm.redact import redact
 
 RemoteStatus = Literal["uploading", "uploaded", "processing", "published", "inbox", "failed", "gone"]
 """``uploading``: bytes still to send; ``uploaded``: every byte received, waiting for finish
@@ -135,6 +143,11 @@ class UploadRequest:
     flags: dict[str, bool] = field(default_factory=dict)
     page_id: str | None = None
     duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+    interactions: dict[str, bool] = field(default_factory=dict)
+    """What the account lets viewers do (``comments``, ``duet``, ``stitch``: True allowed); a
+    platform that has such switches turns each off unless allowed here and by the creator."""
     content_type: str = "video/mp4"
     chunk_bytes: int = 8 * 1024 * 1024
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -192,8 +205,11 @@ class RemoteState:
     remote_url: str | None = None
     reason: str | None = None
     privacy: str | None = None
-    """The privacy the platform applied, in the farm's words, where it says (YouTube forces
-    ``private`` on unverified projects; TikTok ``self-only``)."""
+    """The privacy the platform applied, in the farm's words, where it says (a channel's own
+    settings may keep a YouTube upload ``private``; TikTok ``self-only``)."""
+    pending: str | None = None
+    """What the platform still owes about a published video, asked again on later passes: its
+    public id (TikTok, during moderation), a copyright verdict (Facebook). None: settled."""
 
 
 STATS_PRIVACY: tuple[str, ...] = ("public", "private", "unlisted", "self-only", "inbox")
@@ -264,106 +280,6 @@ def batches(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i:i + size]
 
 
-class PlatformClient:
-    """The interface of a platform client; see the module docstring for the order of calls.
-
-    Args:
-        http: the injected ``httpx.Client`` (timeouts set by :func:`make_http_client`).
-        settings: ``farm.settings.PlatformSettings`` (base URLs, app credentials, retries).
-        sleep: how the client waits between retries (tests pass a fake).
-    """
-
-    platform: str = ""
-    auth_scheme: str = "Bearer"
-    """How a token is sent: ``Authorization: <scheme> <token>`` (Facebook's Graph API says ``OAuth``)."""
-
-    def __init__(self, http: httpx.Client, settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.http = http
-        self.settings = settings
-        self.sleep = sleep
-
-    def _request(self, method: str, url: str, *, what: str, token: Secret | None = None, **kwargs) -> httpx.Response:
-        """One HTTP request with the token in its header; a transport failure becomes a RetryableError
-        naming the platform and the call (never the URL)."""
-        headers = dict(kwargs.pop("headers", None) or {})
-        if token is not None:
-            headers["Authorization"] = f"{self.auth_scheme} {token.reveal()}"
-        try:
-            return self.http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as err:
-            raise transport_error(err, what=f"{self.platform} {what}") from None
-
-    def account_info(self, token: Secret, *, page_id: str | None = None) -> AccountInfo:
-        raise NotImplementedError
-
-    def start(self, token: Secret, request: UploadRequest) -> RemoteSession:
-        raise NotImplementedError
-
-    def send(self, token: Secret, session: RemoteSession, request: UploadRequest, *, offset: int,
-             on_bytes: Callable[[int], None] | None = None) -> RemoteState:
-        """Send the chunk that starts at ``offset``; returns what the platform confirmed."""
-        raise NotImplementedError
-
-    def query(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
-        raise NotImplementedError
-
-    def finish(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
-        raise NotImplementedError
-
-    def find(self, token: Secret, request: UploadRequest) -> RemoteState | None:
-        return None
-
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        """New tokens from the refresh token (TikTok rotates it: the result's must be stored)."""
-        raise NotImplementedError
-
-    def video_stats(self, token: Secret, remote_ids: list[str], *,
-                    privacy: dict[str, str] | None = None) -> dict[str, VideoStats]:
-        """The counts of published videos, one :class:`VideoStats` per distinct id, in the order asked.
-
-        Requests are batched as the platform allows (YouTube 50 ids a request, TikTok 20,
-        Facebook one video a request) and retried inside the client like every idempotent read.
-        A video the platform gives nothing for is ``available=False`` with a note, not an error.
-
-        Args:
-            token: the account's access token (sent in a header only).
-            remote_ids: the platform's ids of the account's published videos (``RemoteState.remote_id``).
-            privacy: the farm's privacy word per id (public | private | unlisted | self-only |
-                inbox; an id left out counts as public). TikTok gives statistics of public
-                posts only: the others are answered unavailable without a request.
-
-        Returns:
-            ``{remote_id: VideoStats}``; an empty list asks nothing and returns ``{}``.
-
-        Raises:
-            InputError: an empty or non-string id, or a privacy word outside the list above.
-            AuthError, QuotaError, PolicyError: as the platform answers (module docstring);
-            RetryableError: still failing after ``settings.max_retries`` retries.
-
-        Example::
-
-            stats = client.video_stats(token, ["dQw4w9WgXcQ"])
-            stats["dQw4w9WgXcQ"].views
-        """
-        ids = list(dict.fromkeys(remote_ids))  # distinct, in the order asked
-        for remote_id in ids:
-            if not isinstance(remote_id, str) or not remote_id.strip():
-                raise InputError(f"{self.platform} statistics: invalid video id ({remote_id!r})")
-        words = dict(privacy or {})
-        for remote_id, word in words.items():
-            if word not in STATS_PRIVACY:
-                raise InputError(f"{self.platform} statistics: invalid privacy ({word!r}) for video {remote_id}. "
-                                 f"Supported: {', '.join(STATS_PRIVACY)}.")
-        if not ids:
-            return {}
-        found = self._video_stats(token, ids, {i: words.get(i, "public") for i in ids})
-        return {i: found[i] for i in ids}
-
-    def _video_stats(self, token: Secret, ids: list[str], privacy: dict[str, str]) -> dict[str, VideoStats]:
-        """Each platform's statistics call: ``ids`` distinct and checked, ``privacy`` one word per id."""
-        raise NotImplementedError
-
-
 def make_http_client(settings, *, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """An ``httpx.Client`` whose every request has connect, read, write and pool timeouts, so a
     stalled upload raises (and is resumed) instead of hanging."""
@@ -431,14 +347,11 @@ def json_body(response: httpx.Response) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def scrub(text: str, *secrets: Secret | None) -> str:
-    """``text`` with every secret's value replaced by ``***``: a platform that echoes a token in
-    its error message must not put it into ours."""
-    for secret in secrets:
-        value = secret.reveal() if secret is not None else ""
-        if value:
-            text = text.replace(value, "***")
-    return text
+def scrub(text: str, *secrets: object) -> str:
+    """``text`` without any secret: the values given (raw, URL-encoded or JSON-escaped) and every
+    credential-named parameter (``client_secret=``, ``"refresh_token": ...``); a platform that
+    echoes a request in its error message must not put it into ours (:func:`farm.redact.redact`)."""
+    return redact(text, *secrets)
 
 
 FILE_PIECE_BYTES = 1024 * 1024

@@ -1,20 +1,21 @@
-"""Facebook Reels on a Page: start a session, upload the file in one request, publish once; read
-each reel's insights."""
+"""Facebook: the descriptor (Facebook Login, Page tokens, limits), and the Graph API client for Reels on a Page:
+start a session, upload the file in one request, publish once, read the status and its copyright check; read
+each reel's insights, one retired metric never costing the others."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 
-from farm.errors import AuthError, FarmError, InputError, PolicyError, RetryableError, SessionLostError
+from farm.errors import AuthError, FarmError, InputError, PolicyError, RetryableError, ScopeError, SessionLostError
 from farm.platforms._base import (
     AccountInfo,
-    PlatformClient,
     RemoteSession,
     RemoteState,
     Secret,
-    TokenSet,
     UploadRequest,
     VideoStats,
     file_body,
@@ -25,6 +26,9 @@ from farm.platforms._base import (
     utc_now,
     with_retries,
 )
+from farm.platforms._client import PlatformClient
+from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, TextRules, TokenRules
+from farm.platforms._facebook_login import FacebookLogin
 
 # Graph API error codes: 4 app / 17 user / 32 Page / 613 call-rate limits, 80000-80014 the
 # business-use-case rate limits (all lift with time); 1 unknown and 2 service errors (transient).
@@ -35,13 +39,16 @@ REELS_METRICS = ("blue_reels_play_count", "post_video_likes_by_reaction_type", "
 """The ``video_insights`` Reels metrics read (all ``lifetime``): plays (sessions of 1 ms or more,
 replays excluded), reactions by type (summed: reactions count as likes), and comments and
 shares (``post_video_social_actions``, a breakdown by action). See docs/platforms.md."""
+_RETIRED_METRIC = "valid insights metric"
+"""Error 100's words for a metric Meta retired ("(#100) The value must be a valid insights metric"):
+one such metric fails the whole request, so the metrics are then asked one by one."""
 
 
 def _reel_url(video_id: str) -> str:
     return f"https://www.facebook.com/reel/{video_id}"
 
 
-class FacebookClient(PlatformClient):
+class FacebookClient(FacebookLogin, PlatformClient):
     """A thin client over the Graph API's Reels publishing (see ``docs/platforms.md``).
 
     ``send`` uploads from the offset to the end in one request; ``finish`` is the one call that
@@ -56,9 +63,12 @@ class FacebookClient(PlatformClient):
         """Fixed, no call: Page reels are public and 3 to 90 seconds long."""
         return AccountInfo(("public",), min_duration_s=3, max_duration_s=90)
 
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        """Page access tokens have no refresh token: the user reconnects the account."""
-        raise AuthError(f"facebook token refresh: {_RECONNECT}")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._retired: dict[str, str] = {}
+
+    def newly_retired(self) -> dict[str, str]:
+        return dict(self._retired)
 
     # -- upload ----------------------------------------------------------------------------
 
@@ -66,7 +76,7 @@ class FacebookClient(PlatformClient):
         """Open an upload session on the Page (no byte of video)."""
         page = self._page(request)
         what = "start upload"
-        resp = self._request("POST", f"{self.settings.facebook_graph_base}/{page}/video_reels", what=what, token=token,
+        resp = self._request("POST", f"{self.graph}/{page}/video_reels", what=what, token=token,
                              data={"upload_phase": "start"})
         body = json_body(resp)
         if not resp.is_success or "error" in body:
@@ -78,7 +88,7 @@ class FacebookClient(PlatformClient):
         # The bytes go to {upload_base}/{video_id} (docs/platforms.md), which is what Facebook's own
         # upload_url says; built from settings so a test server receives them too.
         return RemoteSession(platform=self.platform, handle=video_id,
-                             upload_url=f"{self.settings.facebook_upload_base}/{video_id}",
+                             upload_url=f"{self.upload_base}/{video_id}",
                              chunk_bytes=request.size_bytes, started_at=utc_now(), extra={"page_id": page})
 
     def send(self, token: Secret, session: RemoteSession, request: UploadRequest, *, offset: int,
@@ -90,7 +100,7 @@ class FacebookClient(PlatformClient):
         length = size - offset
         body = file_body(request.path, offset=offset, length=length, size_bytes=size, on_bytes=on_bytes)
         what = "upload"
-        url = session.upload_url or f"{self.settings.facebook_upload_base}/{session.handle}"
+        url = session.upload_url or f"{self.upload_base}/{session.handle}"
         resp = self._request("POST", url, what=what, token=token, content=body,
                              headers={"offset": str(offset), "file_size": str(size),
                                       "Content-Type": "application/octet-stream", "Content-Length": str(length)})
@@ -119,22 +129,23 @@ class FacebookClient(PlatformClient):
         what = "status"
 
         def call() -> dict:
-            resp = self._request("GET", f"{self.settings.facebook_graph_base}/{session.handle}", what=what,
-                                 token=token, params={"fields": "status"})
+            resp = self._request("GET", f"{self.graph}/{session.handle}", what=what,
+                                 token=token, params={"fields": "status,copyright_check_information"})
             body = json_body(resp)
             if not resp.is_success or "error" in body:
                 raise self._error(resp, what, token, body, session_call=True)
             return body
 
         body = with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"facebook {what}")
-        return self._state(body.get("status") or {}, session, request)
+        state = self._state(body.get("status") or {}, session, request)
+        return _with_copyright(state, body)
 
     def finish(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
         """Publish the reel: one call, never retried here (see the class docstring), then the
         status. A reel whose finish was accepted is never reported ``uploaded`` again."""
         page = session.extra.get("page_id") or self._page(request)
         what = "finish (publish)"
-        resp = self._request("POST", f"{self.settings.facebook_graph_base}/{page}/video_reels", what=what, token=token,
+        resp = self._request("POST", f"{self.graph}/{page}/video_reels", what=what, token=token,
                              data={"upload_phase": "finish", "video_id": session.handle, "video_state": "PUBLISHED",
                                    "description": request.description})
         body = json_body(resp)
@@ -157,23 +168,50 @@ class FacebookClient(PlatformClient):
         Graph API has no batch read of insights); Page reels are public, so privacy changes nothing."""
         return {video_id: self._reel_stats(token, video_id) for video_id in ids}
 
-    def _reel_stats(self, token: Secret, video_id: str) -> VideoStats:
+    def _insights(self, token: Secret, video_id: str, metrics: list[str]) -> dict | None:
+        """The insights answer for ``metrics``; None when the reel is gone. A metric Meta retired
+        fails the whole request (error 100): then each is asked alone, the retired ones are kept
+        in ``newly_retired()`` and never asked again by this client, and the rest are answered."""
         what = "video insights"
-        if not video_id.isdigit():
-            raise InputError(f"facebook statistics: invalid video id ({video_id!r}): Graph ids are digits")
 
-        def call() -> dict | None:
-            resp = self._request("GET", f"{self.settings.facebook_graph_base}/{video_id}/video_insights", what=what,
-                                 token=token, params={"metric": ",".join(REELS_METRICS), "period": "lifetime"})
+        def call(names: list[str]) -> dict | None:
+            resp = self._request("GET", f"{self.graph}/{video_id}/video_insights", what=what, token=token,
+                                 params={"metric": ",".join(names), "period": "lifetime"})
             body = json_body(resp)
             if resp.is_success and "error" not in body:
                 return body
             err = body.get("error") if isinstance(body.get("error"), dict) else {}
             if resp.status_code == 404 or (err.get("code") == 100 and err.get("error_subcode") == 33):
                 return None  # "Object with ID ... does not exist": deleted since it was posted
+            if err.get("code") == 100 and _RETIRED_METRIC in str(err.get("message") or ""):
+                raise _MetricRefused(scrub(str(err.get("message")), token))
             raise self._error(resp, what, token, body)
 
-        body = with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"facebook {what}")
+        def retried(names: list[str]) -> dict | None:
+            return with_retries(lambda: call(names), retries=self.settings.max_retries, sleep=self.sleep,
+                                what=f"facebook {what}")
+
+        try:
+            return retried(metrics)
+        except _MetricRefused:
+            pass
+        merged: dict = {"data": []}
+        for name in metrics:
+            try:
+                body = retried([name])
+            except _MetricRefused as refused:
+                self._retired[name] = str(refused)
+                continue
+            if body is None:
+                return None
+            merged["data"] += [row for row in body.get("data") or [] if isinstance(row, dict)]
+        return merged
+
+    def _reel_stats(self, token: Secret, video_id: str) -> VideoStats:
+        if not video_id.isdigit():
+            raise InputError(f"facebook statistics: invalid video id ({video_id!r}): Graph ids are digits")
+        wanted = [m for m in REELS_METRICS if m not in self.retired_metrics and m not in self._retired]
+        body = self._insights(token, video_id, wanted) if wanted else {"data": []}
         if body is None:
             return VideoStats.unavailable(video_id, "not found (deleted)")
         metrics: dict[str, object] = {}
@@ -214,7 +252,7 @@ class FacebookClient(PlatformClient):
                                remote_url=_reel_url(session.handle), privacy="public")
         uploading = phases["uploading_phase"]
         if uploading.get("status") != "complete":
-            held = uploading.get("bytes_transferred")
+            held = uploading.get("bytes_transferred", uploading.get("bytes_transfered"))  # the guide spells it so
             held = int(held) if isinstance(held, (int, float)) else 0
             return RemoteState("uploaded" if held >= size else "uploading", received_bytes=min(held, size))
         if publishing in (None, "", "not_started"):
@@ -242,6 +280,10 @@ class FacebookClient(PlatformClient):
                      + (f" {message}" if message else ""), token)
         if code == 190 or status == 401:
             return AuthError(f"{text}; {_RECONNECT}")
+        if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
+            scope = "read_insights" if "insights" in what else "pages_manage_posts"
+            return ScopeError(f"{text} (the Page token lacks {scope}, or the user lost the task on the Page; "
+                              "reconnect the account to grant it)", scope=scope)
         if code in _RETRY_CODES or status == 429 or status >= 500:
             return RetryableError(text, retry_after_s=retry_after(resp))
         if session_call and (status == 404 or (code == 100 and subcode == 33)):
@@ -267,3 +309,91 @@ def _bucket(breakdown: object, action: str) -> int | None:
     if not isinstance(breakdown, dict):
         return None
     return sum(parse_count(v) or 0 for k, v in breakdown.items() if str(k).lower() == action)
+
+
+class _MetricRefused(FarmError):
+    """Error 100 "The value must be a valid insights metric": a metric Meta retired."""
+
+
+def copyright_block(info: object) -> str | None:
+    """Why a reel is blocked for copyright, from ``copyright_check_information``, or None.
+
+    The check runs after upload (minutes, sometimes hours). A match whose owner's policy says
+    ``BLOCK`` blocks the reel (where it applies); a ``TRACK``-only match does not.
+    """
+    if not isinstance(info, dict):
+        return None
+    blocked = []
+    for match in info.get("copyright_matches") or []:
+        if not isinstance(match, dict):
+            continue
+        policy = match.get("owner_copyright_policy") or {}
+        actions = [a for a in policy.get("actions") or [] if isinstance(a, dict) and a.get("action") == "BLOCK"]
+        if actions:
+            where = sorted({str(g) for a in actions for g in a.get("geos") or a.get("territories") or []})
+            title = match.get("content_title") or "a copyrighted work"
+            blocked.append(f"{title} (owner {policy.get('name') or 'unknown'}: BLOCK"
+                           + (f" in {', '.join(where[:6])}" if where else "") + ")")
+    return "; ".join(blocked) or None
+
+
+def _with_copyright(state: RemoteState, body: dict) -> RemoteState:
+    """``state`` with the copyright check read in: a blocked reel is failed with the match as the
+    reason; a published reel whose check is still running is published, its verdict pending."""
+    info = body.get("copyright_check_information")
+    if not isinstance(info, dict):  # the field as Meta's SDK reads it inside status
+        status = body.get("status") if isinstance(body.get("status"), dict) else {}
+        info = {"status": status.get("copyright_check_status")} if status.get("copyright_check_status") else None
+    block = copyright_block(info)
+    if block:
+        return RemoteState("failed", received_bytes=state.received_bytes, remote_id=state.remote_id,
+                           remote_url=state.remote_url, reason=f"facebook: blocked for copyright: {block}")
+    check = ((info or {}).get("status") or {}) if isinstance(info, dict) else {}
+    if state.status == "published" and check.get("status") not in (None, "complete", "completed", "error"):
+        return dataclasses.replace(state, pending="copyright check")
+    return state
+
+
+class FacebookPlatform(Platform):
+    """Facebook Reels on a Page through the Graph API (docs/platforms.md)."""
+
+    name = "facebook"
+    label = "Facebook"
+    client_class = FacebookClient
+    privacy = ("public",)
+    needs_page = True
+    # Reels Publishing API, video specifications: .mp4 (its QuickTime sibling .mov read alike); 9x16; 540x960
+    # at least; 24 to 60 fps; 3 to 90 seconds; H.264, H.265 (VP9, AV1 also); audio AAC-LC. No file size named.
+    spec = PlatformSpec(
+        name="Facebook",
+        containers=frozenset({"mp4", "mov"}), video_codecs=frozenset({"h264", "hevc", "vp9", "av1"}),
+        audio_codecs=frozenset({"aac"}), min_duration_s=3.0, max_duration_s=90.0, min_fps=24.0, max_fps=60.0,
+        min_width_px=540, min_height_px=960, aspect="9:16",
+    )
+    # Our own caps: video_reels' description documents no length; Reels show no title (ours is for records).
+    text = TextRules(title={"chars": 100}, description={"chars": 2200}, hashtags_max=10, shows_title=False)
+    safe_area = (60, 250, 130, 480)
+    oauth = OAuth(authorize_url="facebook_auth_url", client_id="facebook_app_id", client_secret="facebook_app_secret",
+                  scopes=("pages_show_list", "pages_read_engagement", "pages_manage_posts", "read_insights",
+                          "business_management"),
+                  scope_separator=",", redirect_host="localhost", statistics_scope="read_insights",
+                  required=("pages_manage_posts", "pages_read_engagement"))
+    tokens = TokenRules(refreshable=False, noun="Page token")
+    # Reels Publishing API: "limited to 30 API-published posts within a 24-hour moving period" per Page.
+    limits = (Limit(counts="posts", per="account", most=30, window=timedelta(hours=24),
+                    text="Facebook's limit of {most} API reels per Page in 24 hours"),)
+    finish = "once"
+
+    def authorize_url(self, settings) -> str:
+        return super().authorize_url(settings).replace("{version}", settings.facebook_graph_version)
+
+    def upload_flags(self, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
+        # Our own flag: video_reels has no branded-content switch; Meta's branded content tool tags a
+        # sponsor's Page (sponsor_id), which the uploader can add when the user names one.
+        return {"branded_content": affiliate}
+
+    def video_url(self, remote_id: str, **_) -> str:
+        return _reel_url(remote_id)
+
+
+FACEBOOK = FacebookPlatform()

@@ -1,4 +1,4 @@
-"""The local outbox: a platform that is a folder, with the same resumable steps as the real ones."""
+"""The local outbox: a platform that is a folder, with the same resumable steps as the real ones, and its descriptor."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from pathlib import Path
 import httpx
 
 from farm.errors import InputError, RetryableError, SessionLostError
-from farm.media import fsync_dir
 from farm.platforms._base import (
     FILE_PIECE_BYTES,
     AccountInfo,
-    PlatformClient,
     RemoteSession,
     RemoteState,
     Secret,
@@ -24,8 +22,17 @@ from farm.platforms._base import (
     VideoStats,
     utc_now,
 )
+from farm.platforms._client import PlatformClient
+from farm.platforms._descriptor import PRIVACY_WORDS, Platform, PlatformSpec, Statistics
 
-_ALL_PRIVACY = ("public", "private", "unlisted", "self-only", "inbox")
+
+def fsync_dir(path: Path) -> None:
+    """The folder's entries made durable (farm.media's, imported when first needed: it loads the codecs)."""
+    from farm.media import fsync_dir as sync
+
+    sync(path)
+
+_ALL_PRIVACY = PRIVACY_WORDS
 
 
 class LocalClient(PlatformClient):
@@ -172,3 +179,28 @@ class LocalClient(PlatformClient):
         """The published video by its marker's file name, or None."""
         video, _, _ = self._names(request)
         return self._published(video, request) if video.exists() else None
+
+
+class LocalPlatform(Platform):
+    """The local outbox: it stands in for the platforms a job wants that have no account (people who
+    post by hand), takes no token, checks nothing of the file, and counts nothing."""
+
+    name = "local"
+    label = "the local outbox"
+    client_class = LocalClient
+    outbox = True
+    privacy = PRIVACY_WORDS
+    spec = PlatformSpec(name="the local outbox")
+    tokens = None
+    finish = "repeatable"
+    finds_lost = True
+    stats = Statistics(available=False)
+
+    def client(self, http, settings, *, root, account: str, sleep) -> LocalClient:
+        return LocalClient(http, settings, outbox=Path(root) / "outbox" / account, sleep=sleep)
+
+    def notices(self, privacy: str, settings) -> list[str]:
+        return []
+
+
+LOCAL = LocalPlatform()

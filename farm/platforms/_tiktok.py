@@ -1,22 +1,29 @@
-"""TikTok Content Posting API: direct posts and inbox drafts uploaded in fixed chunks; the Display
-API's video query for their statistics."""
+"""TikTok: the descriptor (Login Kit for desktop, limits), and the Content Posting API client: direct posts
+and inbox drafts uploaded in chunks; the Display API's video query for their statistics."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
-from farm.errors import AuthError, FarmError, InputError, PolicyError, QuotaError, RetryableError, SessionLostError
+from farm.errors import (
+    AuthError,
+    FarmError,
+    InputError,
+    PolicyError,
+    QuotaError,
+    RetryableError,
+    ScopeError,
+    SessionLostError,
+)
 from farm.platforms._base import (
     AccountInfo,
-    PlatformClient,
     RemoteSession,
     RemoteState,
     Secret,
-    TokenSet,
     UploadRequest,
     VideoStats,
     batches,
@@ -28,17 +35,29 @@ from farm.platforms._base import (
     utc_now,
     with_retries,
 )
+from farm.platforms._client import PlatformClient
+from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
 
 MIB = 1024 * 1024
 CHUNK_MIN_BYTES = 5 * MIB
-CHUNK_MAX_BYTES = 64 * MIB
-"""TikTok's media transfer rules: chunks of 5 to 64 MiB, the last taking the remainder (up to
-128 MiB); a file under 5 MiB goes whole; a file over 64 MiB in several chunks."""
+CHUNK_MAX_BYTES = 64_000_000
+SINGLE_CHUNK_MAX_BYTES = 64_000_000
+LAST_CHUNK_MAX_BYTES = 128_000_000
+MAX_CHUNKS = 1000
+"""TikTok's Media Transfer Guide: "Each chunk must be at least 5 MB but no greater than 64 MB, except for
+the final chunk, which can be greater than chunk_size (up to 128 MB)"; "Videos with a total size less than
+5 MB must be uploaded as a whole"; "greater than 64 MB must be uploaded in multiple chunks"; 1 to 1000
+chunks. The guide never says whether an MB is 10^6 or 2^20 bytes, so the farm keeps to the reading that
+satisfies both: at least 5 MiB, at most 64,000,000 bytes (the last at most 128,000,000)."""
 
 # The farm's privacy words as post_info.privacy_level; "inbox" is the inbox endpoint instead.
 _PRIVACY_LEVEL = {"public": "PUBLIC_TO_EVERYONE", "private": "SELF_ONLY", "self-only": "SELF_ONLY"}
 _BRAND_FLAGS = ("brand_content_toggle", "brand_organic_toggle", "is_aigc")
-_AUTH_CODES = frozenset({"access_token_invalid", "scope_not_authorized", "scope_permission_missed"})
+_AUTH_CODES = frozenset({"access_token_invalid"})
+_SCOPE_CODES = frozenset({"scope_not_authorized", "scope_permission_missed"})
+_SCOPE_OF = {"creator": "video.publish", "init": "video.publish", "inbox": "video.upload", "video": "video.list",
+             "status": "video.publish"}
+"""The scope each call needs, by the first word of its name (TikTok's error does not say which)."""
 # spam_risk_too_many_posts is the documented daily cap. Two more caps that lift with time, from
 # TikTok's error list: too many drafts waiting in the inbox, and the app's daily user cap.
 _QUOTA_CODES = frozenset({"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"})
@@ -54,20 +73,22 @@ _STATS_COUNTS = {"views": "view_count", "likes": "like_count", "comments": "comm
 def tiktok_chunks(size_bytes: int, chunk_bytes: int) -> tuple[int, int]:
     """``(chunk_size, total_chunk_count)`` for a file of ``size_bytes`` asked in ``chunk_bytes``.
 
-    Under 5 MiB: one chunk of the whole file. Otherwise ``chunk_bytes`` clamped into 5..64 MiB
-    (and to the file), ``total_chunk_count = size // chunk_size``, the last chunk taking the
-    remainder, which stays under twice the chunk (so under 128 MiB). A file over 64 MiB gets
-    at least two chunks, as TikTok requires.
+    A file of at most 64,000,000 bytes goes as one chunk whose ``chunk_size`` is the file's size.
+    A larger one goes in equal chunks of ``chunk_bytes`` clamped to 5 MiB..64,000,000 bytes,
+    ``total_chunk_count = size // chunk_size``, the last chunk taking the remainder (under twice
+    the chunk, so at most 128,000,000 bytes), and never more than 1000 chunks.
     """
     size = int(size_bytes)
     if size <= 0:
         raise InputError(f"tiktok: cannot upload an empty video ({size} bytes)")
-    if size < CHUNK_MIN_BYTES:
+    if size <= SINGLE_CHUNK_MAX_BYTES:
         return size, 1
-    chunk = min(max(int(chunk_bytes), CHUNK_MIN_BYTES), CHUNK_MAX_BYTES, size)
-    if size > CHUNK_MAX_BYTES:
-        chunk = min(chunk, size // 2)
-    return chunk, size // chunk
+    chunk = min(max(int(chunk_bytes), CHUNK_MIN_BYTES, -(-size // MAX_CHUNKS)), CHUNK_MAX_BYTES)
+    count = size // chunk
+    if count > MAX_CHUNKS or size - (count - 1) * chunk > LAST_CHUNK_MAX_BYTES:
+        raise InputError(f"tiktok: a video of {size} bytes does not fit TikTok's 1000 chunks of at most "
+                         f"{CHUNK_MAX_BYTES} bytes")
+    return chunk, count
 
 
 def chunk_span(size_bytes: int, chunk_size: int, count: int, index: int) -> tuple[int, int]:
@@ -77,10 +98,9 @@ def chunk_span(size_bytes: int, chunk_size: int, count: int, index: int) -> tupl
     return first, end
 
 
-def next_utc_midnight(now: datetime | None = None) -> datetime:
-    """When TikTok's daily post cap lifts, as we assume it: the next midnight UTC (naive)."""
-    now = now or utc_now()
-    return datetime(now.year, now.month, now.day) + timedelta(days=1)
+POST_CAP_HOLD = timedelta(hours=24)
+"""How long an account waits after ``spam_risk_too_many_posts`` (TikTok's daily cap, its window not
+documented): a whole day, so the next try is past it."""
 
 
 class TikTokClient(PlatformClient):
@@ -113,41 +133,12 @@ class TikTokClient(PlatformClient):
                            comments_off=bool(data.get("comment_disabled")), duet_off=bool(data.get("duet_disabled")),
                            stitch_off=bool(data.get("stitch_disabled")), username=data.get("creator_username"))
 
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        """New tokens; TikTok rotates the refresh token, so the result's must replace the old."""
-        key, secret = self.settings.tiktok_client_key, self.settings.tiktok_client_secret
-        if not key or not secret:
-            missing = " and ".join(name for name, value in (("FARM_TIKTOK_CLIENT_KEY", key),
-                                                            ("FARM_TIKTOK_CLIENT_SECRET", secret)) if not value)
-            raise AuthError(f"tiktok token refresh: the app is not configured; set {missing} "
-                            "(or [platforms] in farm.toml)")
-        if tokens.refresh_token is None or not tokens.refresh_token:
-            raise AuthError("tiktok token refresh: the account has no refresh token; reconnect the account")
-        form = {"client_key": key, "client_secret": secret, "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token.reveal()}
-        what = "token refresh"
+    def token_url(self) -> str:
+        return f"{self.settings.tiktok_api_base}/v2/oauth/token/"
 
-        def call() -> TokenSet:
-            resp = self._request("POST", f"{self.settings.tiktok_api_base}/v2/oauth/token/", what=what, data=form)
-            body = json_body(resp)
-            # TikTok's OAuth endpoint may answer 200 with {"error": "invalid_grant", ...}.
-            if not resp.is_success or (body.get("error") and not body.get("access_token")):
-                raise self._refresh_error(resp, body, tokens)
-            access = body.get("access_token")
-            if not isinstance(access, str) or not access:
-                raise RetryableError("tiktok token refresh: the answer held no access token")
-            now = utc_now()
-            new_refresh = body.get("refresh_token")
-            expires_in, refresh_in = body.get("expires_in"), body.get("refresh_expires_in")
-            return TokenSet(
-                access_token=Secret(access),
-                refresh_token=Secret(new_refresh) if isinstance(new_refresh, str) and new_refresh else tokens.refresh_token,
-                expires_at=now + timedelta(seconds=float(expires_in)) if isinstance(expires_in, (int, float)) else None,
-                refresh_expires_at=(now + timedelta(seconds=float(refresh_in)) if isinstance(refresh_in, (int, float))
-                                    else tokens.refresh_expires_at),
-                scope=body.get("scope") or tokens.scope)
-
-        return with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"tiktok {what}")
+    def whoami(self, token: Secret) -> str | None:
+        """The creator's handle (creator info, scope video.publish)."""
+        return self.account_info(token).username
 
     # -- upload ----------------------------------------------------------------------------
 
@@ -163,20 +154,23 @@ class TikTokClient(PlatformClient):
             if level is None:
                 raise InputError(f"tiktok: invalid privacy ({request.privacy!r}). Supported: "
                                  f"{', '.join([*_PRIVACY_LEVEL, 'inbox'])}.")
+            allowed = request.interactions
             post_info = {
                 # TikTok's "title" is the whole caption (2200 UTF-16 units); the farm's caption fits.
                 "title": request.description,
                 "privacy_level": level,
-                "disable_duet": False,
-                "disable_comment": False,
-                "disable_stitch": False,
+                # Off unless the account allows it and the creator has not turned it off (creator info):
+                # TikTok's guidelines have no interaction checked by default.
+                "disable_duet": not allowed.get("duet", False),
+                "disable_comment": not allowed.get("comments", False),
+                "disable_stitch": not allowed.get("stitch", False),
                 "video_cover_timestamp_ms": 1000,
             }
             for flag in _BRAND_FLAGS:
                 post_info[flag] = bool(request.flags.get(flag, False))
             path, body = "/v2/post/publish/video/init/", {"post_info": post_info, "source_info": source}
             privacy = "self-only" if level == "SELF_ONLY" else "public"
-        data = self._api(token, path, body, what="init upload", retry=False)
+        data = self._api(token, path, body, what="inbox init" if privacy == "inbox" else "init upload", retry=False)
         publish_id, upload_url = data.get("publish_id"), data.get("upload_url")
         if not publish_id or not upload_url:
             raise RetryableError("tiktok init upload: the answer held no publish_id or upload_url")
@@ -206,13 +200,14 @@ class TikTokClient(PlatformClient):
             return RemoteState("processing", received_bytes=size)
         if resp.is_success:
             return RemoteState("uploading", received_bytes=end)
-        if resp.status_code in (404, 410):
-            # The upload URL lives an hour; past that the session must be started anew.
+        if resp.status_code in (403, 404, 410):
+            # Media Transfer Guide: 403 "The upload_url has expired" (it lives an hour), 404 "cannot find a
+            # valid upload task": the session must be started anew.
             raise SessionLostError(f"tiktok {what}: the upload URL is gone (HTTP {resp.status_code}); "
                                    "start a new upload")
         if resp.status_code == 416:
-            # TikTok disagrees on where we are: the publisher queries and resumes there.
-            raise RetryableError(f"tiktok {what}: range not accepted (HTTP 416)")
+            # "Content-Range does not reflect the actual upload progress": resume where TikTok says it is.
+            return self.query(token, session, request)
         raise self._error(resp, what, token)
 
     def query(self, token: Secret, session: RemoteSession, request: UploadRequest) -> RemoteState:
@@ -241,8 +236,12 @@ class TikTokClient(PlatformClient):
                 user = session.extra.get("username") or self._username(token)
                 url = f"https://www.tiktok.com/@{user}/video/{post_id}" if user else None
             privacy = session.extra.get("privacy")
+            # "post_id is returned only if the post is published for public viewership and has been approved
+            # by the TikTok moderation process" (which may take hours): a public post without it is asked
+            # about again on later passes; a self-only one never gets one.
+            pending = "public id" if post_id is None and privacy == "public" else None
             return RemoteState("published", received_bytes=size, remote_id=post_id, remote_url=url,
-                               privacy=privacy if privacy in ("public", "self-only") else None)
+                               privacy=privacy if privacy in ("public", "self-only") else None, pending=pending)
         if status == "FAILED":
             return RemoteState("failed", reason=str(data.get("fail_reason") or "failed"))
         raise RetryableError(f"tiktok status fetch: unknown status {status!r}")
@@ -325,29 +324,97 @@ class TikTokClient(PlatformClient):
         code, message, log_id = str(err.get("code") or ""), str(err.get("message") or ""), err.get("log_id")
         text = scrub(f"tiktok {what}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
                      + (f" (log_id {log_id})" if log_id else ""), token)
+        if code in _SCOPE_CODES:
+            scope = _SCOPE_OF.get(what.split(" ")[0], None)
+            return ScopeError(f"{text} (the token lacks {scope or 'a scope this call needs'}; reconnect the account "
+                              "to grant it)", scope=scope)
         if status == 401 or code in _AUTH_CODES:
             return AuthError(text + " (refresh the token, or reconnect the account)")
         if code == "rate_limit_exceeded" or status == 429:
             return RetryableError(text, retry_after_s=retry_after(resp))
         if code in _QUOTA_CODES:
-            return QuotaError(text, reset_at=next_utc_midnight())
+            # reached_active_user_cap: the unaudited app's users a day (the whole app); the others: this creator.
+            scope = "project" if code == "reached_active_user_cap" else "account"
+            return QuotaError(text, reset_at=utc_now() + POST_CAP_HOLD, scope=scope, bucket="upload")
         if status >= 500 or code == "internal_error":
             return RetryableError(text, retry_after_s=retry_after(resp))
         return PolicyError(text, reason=scrub(message or code or f"HTTP {status}", token))
 
-    def _refresh_error(self, resp: httpx.Response, body: dict, tokens: TokenSet) -> FarmError:
-        status = resp.status_code
-        if status == 429 or status >= 500:
-            return RetryableError(f"tiktok token refresh: HTTP {status}", retry_after_s=retry_after(resp))
-        err = body.get("error")
-        if isinstance(err, dict):
-            name, detail = str(err.get("code") or ""), str(err.get("message") or "")
-        else:
-            name, detail = str(err or ""), str(body.get("error_description") or "")
-        text = scrub(f"tiktok token refresh: HTTP {status} {name}" + (f": {detail}" if detail else ""),
-                     tokens.access_token, tokens.refresh_token)
-        if name == "invalid_grant":
-            return AuthError(text + "; the refresh token is expired or revoked: reconnect the account")
-        if name in ("invalid_client", "unauthorized_client"):
-            return AuthError(text + "; check FARM_TIKTOK_CLIENT_KEY and FARM_TIKTOK_CLIENT_SECRET")
-        return AuthError(text + "; reconnect the account if this persists")
+
+class TikTokPlatform(Platform):
+    """TikTok direct posts and inbox drafts through the Content Posting API (docs/platforms.md)."""
+
+    name = "tiktok"
+    label = "TikTok"
+    client_class = TikTokClient
+    privacy = ("public", "private", "self-only", "inbox")
+    # Media Transfer Guide, "Video restrictions": MP4, WebM, MOV; H.264, H.265, VP8, VP9; 23 to 60 FPS; 360 to
+    # 4096 pixels each way; at most 4 GB; at most 10 minutes through the API (the creator's
+    # max_video_post_duration_sec replaces it). No documented minimum: 3 s is what publishing services built
+    # on this API document (Ayrshare, Late).
+    spec = PlatformSpec(
+        name="TikTok",
+        containers=frozenset({"mp4", "webm", "mov"}),
+        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9"}),
+        min_duration_s=3.0, max_duration_s=600.0, max_size_bytes=4 * 1000 ** 3,
+        min_fps=23.0, max_fps=60.0, min_width_px=360, min_height_px=360, max_width_px=4096, max_height_px=4096,
+    )
+    # Direct Post: post_info.title is the caption, at most 2200 UTF-16 runes; no title of its own (the
+    # title we keep uses the photo-post title cap, 90); captions have no clickable links.
+    text = TextRules(title={"utf16_units": 90}, description={"utf16_units": 2200}, hashtags_max=10,
+                     shows_title=False, link="bio", style="short")
+    safe_area = (60, 150, 150, 420)
+    oauth = OAuth(authorize_url="tiktok_auth_url", client_id="tiktok_client_key", client_secret="tiktok_client_secret",
+                  scopes=("user.info.basic", "video.publish", "video.upload", "video.list"), scope_separator=",",
+                  client_id_param="client_key", challenge="S256-hex", redirect_path="/callback/",
+                  statistics_scope="video.list", required=("video.publish",))
+    tokens = TokenRules(refreshable=True, rotates=True)
+    limits = (Limit(counts="calls", call="init", per="account", most=6, window=timedelta(minutes=1),
+                    text="TikTok's limit of {most} upload inits a minute for this token"),)
+    late_ids = True
+    resend_chunks = True
+    account_info_source = "creator info"
+    stats = Statistics(batch=TIKTOK_STATS_BATCH)
+
+    def effective_privacy(self, privacy: str, settings) -> str:
+        """Unaudited apps may only post self-only; TikTok's private is self-only."""
+        if privacy == "inbox":
+            return privacy
+        if privacy == "private" or not getattr(settings, "tiktok_app_audited", False):
+            return "self-only"
+        return privacy
+
+    def notices(self, privacy: str, settings) -> list[str]:
+        if privacy == "inbox":
+            return ["posts go to the TikTok inbox as drafts, to finish in the app"]
+        if not getattr(settings, "tiktok_app_audited", False):
+            return ["posts will be self-only (private) until TikTok audits the app, and only to private accounts; "
+                    "use --privacy inbox to send drafts instead"]
+        return super().notices(privacy, settings)
+
+    def upload_flags(self, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
+        # Content Posting API post_info: brand_content_toggle = a paid partnership promoting a third party (an
+        # affiliate link is one); brand_organic_toggle = the creator's own business; is_aigc = the AI label.
+        return {"brand_content_toggle": affiliate, "brand_organic_toggle": False, "is_aigc": synthetic_media}
+
+    def check_request(self, request: UploadRequest, info: AccountInfo, *, label: str) -> None:
+        """The privacy the creator offers, and branded content never self-only ("Branded content
+        visibility cannot be set to private", TikTok's content sharing guidelines)."""
+        if request.privacy == "inbox":
+            return
+        want = "self-only" if request.privacy in ("private", "self-only") else "public"
+        if info.privacy_options and want not in info.privacy_options:
+            raise PolicyError(f"{label}: the account does not offer {want} posts "
+                              f"(it offers {', '.join(info.privacy_options)})")
+        if want == "self-only" and request.flags.get("brand_content_toggle"):
+            raise PolicyError(f"{label}: TikTok refuses branded content (an affiliate link) in self-only posts, and the "
+                              "app may only post self-only until TikTok audits it; use --privacy inbox for this "
+                              "account, or publish it after the audit")
+
+    def interactions(self, allowed: dict[str, bool], info: AccountInfo) -> dict[str, bool]:
+        """What viewers may do: what the account allows and the creator has not turned off."""
+        off = {"comments": info.comments_off, "duet": info.duet_off, "stitch": info.stitch_off}
+        return {k: bool(allowed.get(k)) and not off[k] for k in off}
+
+
+TIKTOK = TikTokPlatform()

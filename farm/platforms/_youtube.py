@@ -1,4 +1,5 @@
-"""YouTube Data API v3: resumable uploads of Shorts, found again by their marker tag, and their statistics."""
+"""YouTube: the descriptor (Google OAuth, limits, quotas), and the Data API v3 client: resumable uploads of
+Shorts, found again by their marker tag, and their statistics (see docs/platforms.md)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from farm.errors import AuthError, FarmError, InputError, PolicyError, QuotaError, RetryableError, SessionLostError
+from farm.errors import (
+    AuthError,
+    FarmError,
+    InputError,
+    PolicyError,
+    QuotaError,
+    RetryableError,
+    ScopeError,
+    SessionLostError,
+)
 from farm.platforms._base import (
     AccountInfo,
-    PlatformClient,
     RemoteSession,
     RemoteState,
     Secret,
-    TokenSet,
     UploadRequest,
     VideoStats,
     batches,
@@ -28,6 +36,8 @@ from farm.platforms._base import (
     utc_now,
     with_retries,
 )
+from farm.platforms._client import PlatformClient
+from farm.platforms._descriptor import OAuth, Limit, Platform, PlatformSpec, Statistics, TextRules, TokenRules
 
 CHUNK_GRAIN_BYTES = 256 * 1024
 """Resumable upload chunks must be multiples of 256 KiB (all but the last)."""
@@ -39,7 +49,13 @@ YOUTUBE_STATS_QUOTA_UNITS = 1
 """Quota units one statistics request costs (of the project's 10,000 a day by default)."""
 NO_SHARES_NOTE = "YouTube gives no share count"
 
-_QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded"})
+UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+READONLY_SCOPE = "https://www.googleapis.com/auth/youtube.readonly"
+"""``videos.insert`` takes youtube.upload; ``videos.list``, ``channels.list`` and ``playlistItems.list``
+(statistics, and finding a lost upload) take youtube.readonly, not youtube.upload."""
+_SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
+UPLOAD_LIMIT_HOLD = timedelta(hours=24)
+"""``uploadLimitExceeded``: the channel uploaded as many videos as YouTube allows it in 24 hours."""
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # videos resource, status.privacyStatus: the farm's self-only is YouTube's private.
 _PRIVACY = {"public": "public", "private": "private", "unlisted": "unlisted", "self-only": "private"}
@@ -60,10 +76,6 @@ def next_pacific_midnight(now: datetime | None = None) -> datetime:
     return midnight.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _video_url(video_id: str) -> str:
-    return f"https://www.youtube.com/shorts/{video_id}"
-
-
 class YouTubeClient(PlatformClient):
     """A thin client over the YouTube Data API v3 (see ``docs/platforms.md``).
 
@@ -78,40 +90,20 @@ class YouTubeClient(PlatformClient):
     # -- account ---------------------------------------------------------------------------
 
     def account_info(self, token: Secret, *, page_id: str | None = None) -> AccountInfo:
-        """Fixed, no call: YouTube has no creator-info endpoint. An unverified project still
-        asks for what it wants; YouTube forces private and the published state says so."""
+        """Fixed, no call: YouTube has no creator-info endpoint. A channel's own settings may still
+        keep an upload private; the published state says what applied."""
         return AccountInfo(("public", "private", "unlisted"), max_duration_s=None)
 
-    def refresh(self, tokens: TokenSet) -> TokenSet:
-        """A new access token from Google's token endpoint; Google keeps the refresh token."""
-        cid, secret = self.settings.youtube_client_id, self.settings.youtube_client_secret
-        if not cid or not secret:
-            missing = " and ".join(name for name, value in (("FARM_YOUTUBE_CLIENT_ID", cid),
-                                                            ("FARM_YOUTUBE_CLIENT_SECRET", secret)) if not value)
-            raise AuthError(f"youtube token refresh: the app's OAuth client is not configured; set {missing} "
-                            "(or [platforms] in farm.toml)")
-        if tokens.refresh_token is None or not tokens.refresh_token:
-            raise AuthError("youtube token refresh: the account has no refresh token; reconnect the account")
-        form = {"grant_type": "refresh_token", "client_id": cid, "client_secret": secret,
-                "refresh_token": tokens.refresh_token.reveal()}
-        what = "token refresh"
+    def token_url(self) -> str:
+        return self.settings.youtube_token_url
 
-        def call() -> TokenSet:
-            resp = self._request("POST", self.settings.youtube_token_url, what=what, data=form,
-                                 headers={"Accept": "application/json"})
-            body = json_body(resp)
-            if resp.status_code != 200 or "error" in body:
-                raise self._refresh_error(resp, body, tokens)
-            access = body.get("access_token")
-            if not isinstance(access, str) or not access:
-                raise RetryableError("youtube token refresh: the answer held no access token")
-            expires_in = body.get("expires_in")
-            expires_at = (utc_now() + timedelta(seconds=float(expires_in))
-                          if isinstance(expires_in, (int, float)) else None)
-            return TokenSet(access_token=Secret(access), refresh_token=tokens.refresh_token, expires_at=expires_at,
-                            refresh_expires_at=tokens.refresh_expires_at, scope=body.get("scope") or tokens.scope)
-
-        return with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"youtube {what}")
+    def whoami(self, token: Secret) -> str | None:
+        """The channel's title (``channels.list``, which needs youtube.readonly)."""
+        answer = self._get(token, f"{self.settings.youtube_api_base}/channels", "channel", {"part": "snippet",
+                                                                                            "mine": "true"})
+        items = answer.get("items") or []
+        title = ((items[0] if items and isinstance(items[0], dict) else {}).get("snippet") or {}).get("title")
+        return str(title) if title else None
 
     # -- upload ----------------------------------------------------------------------------
 
@@ -143,7 +135,7 @@ class YouTubeClient(PlatformClient):
                      "X-Upload-Content-Type": request.content_type,
                      "Content-Type": "application/json; charset=UTF-8"})
         if not resp.is_success:
-            raise self._error(resp, what, token)
+            raise self._error(resp, what, token, bucket="upload")
         location = resp.headers.get("Location")
         if not location:
             raise RetryableError("youtube start upload: the answer held no session URL (Location)")
@@ -270,39 +262,52 @@ class YouTubeClient(PlatformClient):
             # Google answers 404 for an expired upload session (410 in some of its APIs).
             raise SessionLostError(f"youtube {what}: the upload session is gone (HTTP {resp.status_code}); "
                                    "start a new one")
-        raise self._error(resp, what, token)
+        raise self._error(resp, what, token, bucket="upload")
 
     def _video_state(self, video: dict, request: UploadRequest, *, asked: str | None) -> RemoteState:
         video_id = video.get("id")
         if not isinstance(video_id, str) or not video_id:
             raise RetryableError("youtube: the upload's answer held no video id")
+        url = YOUTUBE.video_url(video_id, width=request.width, height=request.height, duration_s=request.duration_s)
         status = video.get("status") or {}
         upload = status.get("uploadStatus")
         if upload in ("failed", "rejected", "deleted"):
             reason = status.get("failureReason") or status.get("rejectionReason") or upload
             return RemoteState("failed", received_bytes=request.size_bytes, remote_id=video_id,
-                               remote_url=_video_url(video_id), reason=f"youtube: video {upload} ({reason})")
-        # An unverified project's uploads come back private whatever was asked: report what applies.
+                               remote_url=url, reason=f"youtube: video {upload} ({reason})")
+        # A channel's own settings may keep an upload private whatever was asked: report what applies.
         privacy = status.get("privacyStatus") or asked
         return RemoteState("published", received_bytes=request.size_bytes, remote_id=video_id,
-                           remote_url=_video_url(video_id), privacy=privacy)
+                           remote_url=url, privacy=privacy)
 
-    def _error(self, resp: httpx.Response, what: str, token: Secret | None) -> FarmError:
-        """The error tree's answer to a YouTube error, once for every call (docs/platforms.md)."""
+    def _error(self, resp: httpx.Response, what: str, token: Secret | None, *, bucket: str = "read") -> FarmError:
+        """The error tree's answer to a YouTube error, once for every call (docs/platforms.md).
+
+        ``bucket``: the quota the call draws on: ``upload`` (``videos.insert`` and its chunks, a
+        bucket of its own since June 2026) or ``read`` (every other call, the project's 10,000 units).
+        """
         code = resp.status_code
         err = json_body(resp).get("error")
-        message, reason = "", ""
+        message, reasons = "", []
         if isinstance(err, dict):
             message = str(err.get("message") or "")
-            reasons = [e.get("reason") for e in err.get("errors") or [] if isinstance(e, dict)]
-            reason = next((str(r) for r in reasons if r), "")
+            reasons = [str(e.get("reason")) for e in err.get("errors") or [] if isinstance(e, dict) and e.get("reason")]
+            reasons += [str(d.get("reason")) for d in err.get("details") or [] if isinstance(d, dict) and d.get("reason")]
         elif isinstance(err, str):
-            reason = err
+            reasons = [err]
+        reason = reasons[0] if reasons else ""
         text = scrub(f"youtube {what}: HTTP {code}" + (f" {reason}" if reason else "")
                      + (f": {message}" if message else ""), token)
-        if reason in _QUOTA_REASONS:
-            return QuotaError(text, reset_at=next_pacific_midnight())
-        if reason in _RATE_REASONS or code == 429 or code >= 500:
+        if "uploadLimitExceeded" in reasons:
+            return QuotaError(text + " (this channel's uploads for 24 hours)", reset_at=utc_now() + UPLOAD_LIMIT_HOLD,
+                              scope="account", bucket="upload")
+        if "quotaExceeded" in reasons or "dailyLimitExceeded" in reasons:
+            return QuotaError(text, reset_at=next_pacific_midnight(), scope="project", bucket=bucket)
+        if _SCOPE_REASONS.intersection(reasons) or "insufficient_scope" in resp.headers.get("WWW-Authenticate", ""):
+            scope = UPLOAD_SCOPE if bucket == "upload" else READONLY_SCOPE
+            return ScopeError(f"{text} (the token lacks {scope.rsplit('/', 1)[-1]}; reconnect the account to grant it)",
+                              scope=scope)
+        if _RATE_REASONS.intersection(reasons) or code == 429 or code >= 500:
             return RetryableError(text, retry_after_s=retry_after(resp))
         if code == 401:
             return AuthError(text + " (refresh the token, or reconnect the account)")
@@ -310,19 +315,63 @@ class YouTubeClient(PlatformClient):
             return PolicyError(text, reason=scrub(message or reason or f"HTTP {code}", token))
         return RetryableError(text + " (unexpected answer)")
 
-    def _refresh_error(self, resp: httpx.Response, body: dict, tokens: TokenSet) -> FarmError:
-        code = resp.status_code
-        if code == 429 or code >= 500:
-            return RetryableError(f"youtube token refresh: HTTP {code}", retry_after_s=retry_after(resp))
-        err = body.get("error")
-        if isinstance(err, dict):  # the Google API error shape, seen from some token endpoints
-            name, detail = str(err.get("status") or ""), str(err.get("message") or "")
-        else:  # OAuth 2.0: {"error": "invalid_grant", "error_description": "..."}
-            name, detail = str(err or ""), str(body.get("error_description") or "")
-        text = scrub(f"youtube token refresh: HTTP {code} {name}" + (f": {detail}" if detail else ""),
-                     tokens.access_token, tokens.refresh_token)
-        if name == "invalid_grant":
-            return AuthError(text + "; the refresh token is expired or revoked: reconnect the account")
-        if name in ("invalid_client", "unauthorized_client"):
-            return AuthError(text + "; check FARM_YOUTUBE_CLIENT_ID and FARM_YOUTUBE_CLIENT_SECRET")
-        return AuthError(text + "; reconnect the account if this persists")
+
+class YouTubePlatform(Platform):
+    """YouTube Shorts through the Data API v3 (facts and their sources: docs/platforms.md)."""
+
+    name = "youtube"
+    label = "YouTube"
+    client_class = YouTubeClient
+    privacy = ("public", "private", "unlisted")
+    # Help: "Upload YouTube Shorts" (square or vertical, up to 3 minutes, since 2024-10-15); "Upload videos
+    # longer than 15 minutes": 256 GB or 12 hours; "Supported YouTube file formats"; codecs YouTube serves.
+    spec = PlatformSpec(
+        name="YouTube",
+        containers=frozenset({"mp4", "mov", "webm", "avi", "asf", "mpeg", "flv", "3gp"}),
+        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9", "av1"}),
+        max_duration_s=12 * 3600.0,
+        max_size_bytes=256 * 1000 ** 3,
+        short_form_max_duration_s=180.0,
+    )
+    # videos resource: snippet.title at most 100 characters, snippet.description 5000 bytes, neither with
+    # '<' or '>'; Help, hashtag policies: more than 15 hashtags and YouTube ignores them all.
+    text = TextRules(title={"chars": 100, "utf16_units": 100}, description={"utf8_bytes": 5000, "chars": 5000},
+                     hashtags_max=15, angle_brackets=False, hashtags_in_text_count=True, style="titled")
+    safe_area = (60, 180, 160, 400)
+    oauth = OAuth(authorize_url="youtube_auth_url", client_id="youtube_client_id",
+                  client_secret="youtube_client_secret", scopes=(UPLOAD_SCOPE, READONLY_SCOPE),
+                  extra_params={"access_type": "offline", "prompt": "consent"}, statistics_scope=READONLY_SCOPE,
+                  required=(UPLOAD_SCOPE,))
+    tokens = TokenRules(refreshable=True)
+    # determine_quota_cost: videos.insert has its own bucket, 100 calls a day per project, reset at midnight PT.
+    limits = (Limit(counts="calls", call="insert", per="project", most="youtube_daily_uploads",
+                    day_zone="America/Los_Angeles",
+                    text="YouTube project quota spent ({most} uploads today, shared by every channel of the "
+                         "project; resets {reset})"),)
+    finds_lost = True
+    stats = Statistics(batch=YOUTUBE_STATS_BATCH, call="list")
+
+    def notices(self, privacy: str, settings) -> list[str]:
+        out = super().notices(privacy, settings)
+        if not getattr(settings, "youtube_consent_published", False):
+            out.append("a Google consent screen left in \"Testing\" makes refresh tokens die after 7 days: publish "
+                       "the app (Google Auth Platform > Audience), then set platforms.youtube_consent_published = true")
+        return out
+
+    def upload_flags(self, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
+        # videos resource: status.containsSyntheticMedia, status.selfDeclaredMadeForKids and
+        # paidProductPlacementDetails.hasPaidProductPlacement (its own part in videos.insert).
+        return {"containsSyntheticMedia": synthetic_media, "hasPaidProductPlacement": affiliate,
+                "selfDeclaredMadeForKids": False}
+
+    def video_url(self, remote_id: str, *, width: int | None = None, height: int | None = None,
+                  duration_s: float | None = None) -> str:
+        """``/shorts/ID`` for a square or vertical video up to 3 minutes (a Short); ``watch?v=ID`` for
+        any other, or when the shape is not known (it works for every video)."""
+        short = (width is not None and height is not None and height >= width and duration_s is not None
+                 and round(duration_s, 3) <= self.spec.short_form_max_duration_s)
+        return (f"https://www.youtube.com/shorts/{remote_id}" if short
+                else f"https://www.youtube.com/watch?v={remote_id}")
+
+
+YOUTUBE = YouTubePlatform()

@@ -1,45 +1,48 @@
-"""Publishing: post metadata, accounts with encrypted tokens, checks before upload, and the exactly-once publisher."""
+"""Publishing: post metadata, accounts (connected in the browser) with encrypted tokens, checks before upload,
+and the exactly-once publisher."""
 
-from farm.publish._accounts import (
-    PRIVACY_BY_PLATFORM,
-    Window,
-    account_status,
-    add_account,
-    effective_privacy,
-    list_account_rows,
+from farm.publish._account_tokens import (
+    clear_key_problems,
+    keyring,
     load_tokens,
+    mark_key_problem,
+    mark_missing_scope,
     mark_reconnect,
     needs_refresh,
-    privacy_notice,
-    read_token_file,
     refresh_account,
+    store_tokens,
+    with_token,
+)
+from farm.publish._accounts import (
+    INTERACTIONS,
+    Window,
+    account_notices,
+    account_row,
+    account_status,
+    add_account,
+    check_privacy,
+    effective_privacy,
+    list_account_rows,
+    read_token_file,
     remove_account,
     rotate_key,
+    scope_warnings,
     set_active,
-    store_tokens,
+    store_account,
 )
 from farm.publish._assign import Planner, Target, job_targets, local_zone, midnight_utc, to_local
-from farm.publish._checks import PLATFORM_SPECS, UPLOAD_PLATFORMS, PlatformSpec, VideoFacts, check_upload, video_facts, violations
+from farm.publish._checks import VideoFacts, check_upload, video_facts, violations
+from farm.publish._connect import ConnectOptions, authorization_url, connect_account, pkce_pair
+from farm.publish._flow import Outcome, Reporter, UploadFlow, upload_request
+from farm.publish._ledger import IN_FLIGHT, follow_up, settle_job
 from farm.publish._metadata import (
     AFFILIATE_URL_MAX_CHARS,
     DISCLOSURE_MAX_CHARS,
     ELLIPSIS,
-    FACEBOOK_DESCRIPTION_MAX_CHARS,
-    FACEBOOK_HASHTAGS_MAX,
-    FACEBOOK_TITLE_MAX_CHARS,
     HASHTAG_MAX_CHARS,
     LANGUAGES,
     LINK_PLACEMENTS,
-    PLATFORMS,
     TEXT_SOURCES,
-    TIKTOK_CAPTION_MAX_UTF16,
-    TIKTOK_HASHTAGS_MAX,
-    TIKTOK_TITLE_MAX_UTF16,
-    YOUTUBE_DESCRIPTION_MAX_BYTES,
-    YOUTUBE_DESCRIPTION_MAX_CHARS,
-    YOUTUBE_HASHTAGS_MAX,
-    YOUTUBE_HASHTAGS_SHOWN,
-    YOUTUBE_TITLE_MAX_CHARS,
     Language,
     LinkPlacement,
     Platform,
@@ -50,33 +53,36 @@ from farm.publish._metadata import (
     check_affiliate_url,
     check_choice,
     clean_text,
+    fit_text,
     graphemes,
     limits_for,
     normalize_hashtag,
     normalize_hashtags,
     platform_flags,
+    text_rules,
     text_size,
     truncate_text,
 )
-from farm.publish._publisher import LocalUploads, Outcome, RayUploads, Reporter, StopFlag, Sweep, sweep
+from farm.publish._publisher import LocalUploads, RayUploads, StopFlag, Sweep, sweep
 from farm.publish._secrets import KEYS_ENV, Keyring, ensure_key_file, key_file, load_keyring
 from farm.publish._steps import StepRunner
 
 __all__ = [
-    "PRIVACY_BY_PLATFORM", "Window", "account_status", "add_account", "effective_privacy", "list_account_rows",
-    "load_tokens", "mark_reconnect", "needs_refresh", "privacy_notice", "read_token_file", "refresh_account", "remove_account",
-    "rotate_key", "set_active", "store_tokens",
+    "clear_key_problems", "keyring", "load_tokens", "mark_key_problem", "mark_missing_scope", "mark_reconnect",
+    "needs_refresh", "refresh_account", "store_tokens", "with_token",
+    "INTERACTIONS", "Window", "account_notices", "account_row", "account_status", "add_account", "check_privacy",
+    "effective_privacy", "list_account_rows", "read_token_file", "remove_account", "rotate_key", "scope_warnings",
+    "set_active", "store_account",
     "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "to_local",
-    "PLATFORM_SPECS", "UPLOAD_PLATFORMS", "PlatformSpec", "VideoFacts", "check_upload", "video_facts", "violations",
-    "LocalUploads", "Outcome", "RayUploads", "Reporter", "StopFlag", "Sweep", "sweep",
+    "VideoFacts", "check_upload", "video_facts", "violations",
+    "ConnectOptions", "authorization_url", "connect_account", "pkce_pair",
+    "Outcome", "Reporter", "UploadFlow", "upload_request", "IN_FLIGHT", "follow_up", "settle_job",
+    "LocalUploads", "RayUploads", "StopFlag", "Sweep", "sweep",
     "KEYS_ENV", "Keyring", "ensure_key_file", "key_file", "load_keyring",
     "StepRunner",
-    "AFFILIATE_URL_MAX_CHARS", "DISCLOSURE_MAX_CHARS", "ELLIPSIS", "FACEBOOK_DESCRIPTION_MAX_CHARS",
-    "FACEBOOK_HASHTAGS_MAX", "FACEBOOK_TITLE_MAX_CHARS", "HASHTAG_MAX_CHARS", "LANGUAGES", "LINK_PLACEMENTS",
-    "PLATFORMS", "TEXT_SOURCES", "TIKTOK_CAPTION_MAX_UTF16", "TIKTOK_HASHTAGS_MAX", "TIKTOK_TITLE_MAX_UTF16",
-    "YOUTUBE_DESCRIPTION_MAX_BYTES", "YOUTUBE_DESCRIPTION_MAX_CHARS", "YOUTUBE_HASHTAGS_MAX",
-    "YOUTUBE_HASHTAGS_SHOWN", "YOUTUBE_TITLE_MAX_CHARS",
-    "Language", "LinkPlacement", "Platform", "PostMetadata", "TextSource", "TextUnit",
-    "build_post_metadata", "check_affiliate_url", "check_choice", "clean_text", "graphemes", "limits_for",
-    "normalize_hashtag", "normalize_hashtags", "platform_flags", "text_size", "truncate_text",
+    "AFFILIATE_URL_MAX_CHARS", "DISCLOSURE_MAX_CHARS", "ELLIPSIS", "HASHTAG_MAX_CHARS", "LANGUAGES",
+    "LINK_PLACEMENTS", "TEXT_SOURCES", "Language", "LinkPlacement", "Platform", "PostMetadata", "TextSource",
+    "TextUnit", "build_post_metadata", "check_affiliate_url", "check_choice", "clean_text", "fit_text", "graphemes",
+    "limits_for", "normalize_hashtag", "normalize_hashtags", "platform_flags", "text_rules", "text_size",
+    "truncate_text",
 ]

@@ -1,8 +1,10 @@
-"""Publishing accounts: add, list (never a secret), enable/disable, remove, key rotation, token refresh.
+"""Publishing accounts: add (or connect), list (never a secret), enable/disable, remove, key rotation.
 
-Tokens are read from files (plain text, or the JSON an OAuth flow saves), encrypted with the
-workspace's keyring and stored as ciphertext only. What each platform allows is said when
-an account is listed, before the user finds out from a private post.
+Tokens come from ``farm accounts connect`` (OAuth in the browser) or from files (plain text,
+or the JSON an OAuth tool saves), are checked where the platform says how (a Facebook Page
+token with debug_token), encrypted with the workspace's keyring and stored as ciphertext
+only. What each platform will do is said when an account is added and listed, before the
+user finds out from a private post.
 """
 
 from __future__ import annotations
@@ -14,23 +16,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import catalogs
-from farm.errors import AuthError, InputError
-from farm.platforms import Secret, TokenSet
-from farm.publish._secrets import Keyring, add_primary_key, keep_primary_only, load_keyring
+from farm.errors import InputError
+from farm.locks import WorkspaceLock
+from farm.platforms import INTERACTIONS, Platform, Secret, TokenSet, client_for, make_http_client, platform
+from farm.publish._account_tokens import keyring
+from farm.publish._secrets import Keyring, add_primary_key, keep_primary_only
 from farm.workspace import Workspace
 
-REFRESH_MARGIN = timedelta(minutes=10)
-"""A token expiring sooner than this is refreshed before an upload starts."""
 WARN_EXPIRY = timedelta(days=3)
-# Access tokens' lives when the token file does not say: Google's last an hour, TikTok's a day;
-# a long-lived Facebook Page token has no expiry.
-DEFAULT_LIFETIME = {"youtube": timedelta(hours=1), "tiktok": timedelta(hours=24)}
-PRIVACY_BY_PLATFORM = {
-    "youtube": ("public", "private"),
-    "tiktok": ("public", "private", "self-only", "inbox"),
-    "facebook": ("public",),
-    "local": ("public", "private", "self-only", "inbox"),
-}
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
@@ -98,135 +91,166 @@ def read_token_file(path: str | Path, *, what: str = "token") -> TokenSet:
         refresh_at = None
         if isinstance(doc.get("refresh_expires_in"), (int, float)):
             refresh_at = catalogs.utcnow() + timedelta(seconds=float(doc["refresh_expires_in"]))
+        scope = doc.get("scope") if isinstance(doc.get("scope"), str) else None
         return TokenSet(Secret(token), Secret(refresh) if isinstance(refresh, str) and refresh else None,
-                        expires_at, refresh_at)
+                        expires_at, refresh_at, scope)
     if any(c.isspace() for c in text):
         raise InputError(f"{p}: the {what} file holds more than one word; expected the token alone or JSON")
     return TokenSet(Secret(text))
 
 
-def keyring(ws: Workspace) -> Keyring:
-    return load_keyring(ws.state_dir)
-
-
-def check_privacy(platform: str, privacy: str) -> str:
-    allowed = PRIVACY_BY_PLATFORM[platform]
+def check_privacy(name: str, privacy: str) -> str:
+    allowed = platform(name).privacy
     if privacy not in allowed:
-        raise InputError(f"Invalid privacy for a {platform} account ({privacy!r}). Supported: {', '.join(allowed)}.")
+        raise InputError(f"Invalid privacy for a {name} account ({privacy!r}). Supported: {', '.join(allowed)}.")
     return privacy
 
 
-def add_account(ws: Workspace, platform: str, *, name: str, token_file: str | Path | None,
-                refresh_token_file: str | Path | None = None, page_id: str | None = None, daily_cap: int | None = None,
-                min_gap_min: int | None = None, window: str | None = None, privacy: str | None = None) -> dict:
-    """Store a new account with its tokens encrypted; returns its public row (``reconnected``: True
-    when the account existed: its tokens are replaced, its reconnect mark cleared, and the options
-    given change; the rest, its uploads included, stays)."""
-    if platform not in catalogs.ACCOUNT_PLATFORMS:
-        raise InputError(f"Invalid platform ({platform!r}). Supported: {', '.join(catalogs.ACCOUNT_PLATFORMS)}.")
-    if not _NAME.match(name or ""):
-        raise InputError(f"Invalid account name ({name!r}). Supported: 1-64 letters, digits, '.', '_', '-', '@'.")
+def account_row(name: str, *, username: str, page_id: str | None = None, daily_cap: int | None = None,
+                min_gap_min: int | None = None, window: str | None = None, privacy: str | None = None,
+                allow: dict[str, bool | None] | None = None, require_page: bool = True) -> dict:
+    """The catalog row of an account's options, checked against its platform's descriptor (the
+    options not given are left out: a reconnect keeps what the account had). ``require_page``:
+    False when the platform names the Page (``connect`` takes the only one)."""
+    descriptor = platform(name)
+    if not _NAME.match(username or ""):
+        raise InputError(f"Invalid account name ({username!r}). Supported: 1-64 letters, digits, '.', '_', '-', '@'.")
     if privacy is not None:
-        check_privacy(platform, privacy)
-    if platform == "facebook" and not page_id:
-        raise InputError("a facebook account needs --page-id (the Page that publishes the reels)")
-    if platform != "facebook" and page_id:
-        raise InputError(f"--page-id is for facebook accounts, not {platform}")
-    if platform == "facebook" and refresh_token_file:
-        raise InputError("facebook Page tokens have no refresh token: store a long-lived Page token with --token-file")
+        check_privacy(name, privacy)
+    if descriptor.needs_page and not page_id and require_page:
+        raise InputError(f"a {name} account needs --page-id (the Page that publishes the reels)")
+    if not descriptor.needs_page and page_id:
+        raise InputError(f"--page-id is for accounts on a Page, not {name}")
     if daily_cap is not None and daily_cap < 1:
         raise InputError(f"Invalid daily cap ({daily_cap}). Supported: 1 or more.")
-    if platform == "facebook" and daily_cap is not None and daily_cap > 30:
-        raise InputError(f"Invalid daily cap ({daily_cap}) for facebook: a Page may publish 30 reels through the API in "
-                         "24 hours. Supported: 1 to 30.")
+    cap_max = descriptor.daily_cap_max()
+    if daily_cap is not None and cap_max is not None and daily_cap > cap_max:
+        raise InputError(f"Invalid daily cap ({daily_cap}) for {name}: the platform allows {cap_max} posts through "
+                         f"the API in 24 hours. Supported: 1 to {cap_max}.")
     if min_gap_min is not None and min_gap_min < 0:
         raise InputError(f"Invalid minimum gap ({min_gap_min}). Supported: 0 minutes or more.")
-    win = Window.parse(window) if window else None
-    if token_file is None and platform != "local":
-        raise InputError(f"a {platform} account needs --token-file")
-    tokens = read_token_file(token_file) if token_file is not None else None
-    if refresh_token_file is not None:
-        refresh = read_token_file(refresh_token_file, what="refresh token")
-        tokens = TokenSet(tokens.access_token, refresh.access_token, tokens.expires_at, tokens.refresh_expires_at)
-    row = {"platform": platform, "username": name}
-    if page_id is not None:
-        row["page_id"] = page_id
-    if privacy is not None:
-        row["privacy"] = privacy
-    if win is not None:
+    row: dict = {"platform": name, "username": username}
+    if window:
+        win = Window.parse(window)
         row.update(window_start=win.start, window_end=win.end)
-    if daily_cap is not None:
-        row["daily_cap"] = int(daily_cap)
-    if min_gap_min is not None:
-        row["min_gap_min"] = int(min_gap_min)
+    for key, value in (("page_id", page_id), ("privacy", privacy), ("daily_cap", daily_cap),
+                       ("min_gap_min", min_gap_min)):
+        if value is not None:
+            row[key] = value
+    for what, value in (allow or {}).items():
+        if what not in INTERACTIONS:
+            raise InputError(f"Invalid interaction ({what!r}). Supported: {', '.join(INTERACTIONS)}.")
+        if value is not None:
+            row[f"allow_{what}"] = bool(value)
+    return row
+
+
+def check_key(con, ring: Keyring, *, except_account: int | None = None) -> None:
+    """Refuse to store a token under a key other than the one the stored tokens use: the two could
+    not both be read later with one key."""
+    used = {a["key_id"] for a in catalogs.list_accounts(con)
+            if a.get("key_id") and a["id"] != except_account}
+    if used and ring.key_id not in used:
+        raise InputError(f"the stored tokens are encrypted under key {', '.join(sorted(used))}, but the key in use is "
+                         f"{ring.key_id} ({ring.source}); run `farm accounts rotate-key` first (with FARM_SECRET_KEYS: "
+                         "the new key first and the old one after it), or set FARM_SECRET_KEYS to the key the tokens "
+                         "use")
+
+
+def store_account(ws: Workspace, row: dict, tokens: TokenSet | None, *, remote_name: str | None = None) -> dict:
+    """Insert the account, or reconnect the one of that name: new tokens (encrypted), the options
+    given, its marks cleared; the rest, its uploads included, stays. Returns its public row with
+    ``reconnected``."""
+    row = dict(row)
+    name, username = row["platform"], row["username"]
+    ring = keyring(ws, create=True) if tokens is not None else None
     if tokens is not None:
-        ring = keyring(ws)
-        expires = tokens.expires_at
-        if expires is None and platform in DEFAULT_LIFETIME:
-            # unknown: assume it was just issued, so a refresh token is used before it can lapse
-            expires = catalogs.utcnow() + DEFAULT_LIFETIME[platform]
-        row.update(token_blob=ring.encrypt(tokens.access_token), key_id=ring.key_id, token_expires_at=expires,
+        row.update(token_blob=ring.encrypt(tokens.access_token), key_id=ring.key_id,
+                   token_expires_at=tokens.expires_at, refresh_expires_at=tokens.refresh_expires_at,
                    refresh_blob=ring.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
-                   refresh_expires_at=tokens.refresh_expires_at)
+                   scopes=tokens.scope)
+    if remote_name:
+        row["remote_name"] = remote_name
     with ws.catalog.write() as con:
-        existing = [a for a in catalogs.list_accounts(con, platform=platform) if a["username"] == name]
+        existing = [a for a in catalogs.list_accounts(con, platform=name) if a["username"] == username]
+        if ring is not None:
+            check_key(con, ring, except_account=existing[0]["id"] if existing else None)
         if existing:
             account_id = existing[0]["id"]
             sets = {k: v for k, v in row.items() if k not in ("platform", "username")}
-            catalogs.update_account(con, account_id, needs_reconnect=False, reconnect_reason=None, **sets)
-            catalogs.log_stage(con, None, "account", status="info", detail=f"reconnected {platform}:{name} "
+            catalogs.update_account(con, account_id, needs_reconnect=False, reconnect_reason=None, missing_scope=None,
+                                    key_problem=None, **sets)
+            catalogs.log_stage(con, None, "account", status="info", detail=f"reconnected {name}:{username} "
                                f"(id {account_id}): new tokens")
             return {**catalogs.find_account(con, account_id), "reconnected": True}
         account_id = catalogs.insert_account(con, row)
-        catalogs.log_stage(con, None, "account", status="info", detail=f"added {platform}:{name} (id {account_id})")
+        catalogs.log_stage(con, None, "account", status="info", detail=f"added {name}:{username} (id {account_id})")
         return {**catalogs.find_account(con, account_id), "reconnected": False}
 
 
-def privacy_notice(account: dict, settings) -> str | None:
+def add_account(ws: Workspace, name: str, *, username: str, token_file: str | Path | None,
+                refresh_token_file: str | Path | None = None, page_id: str | None = None, daily_cap: int | None = None,
+                min_gap_min: int | None = None, window: str | None = None, privacy: str | None = None,
+                allow: dict[str, bool | None] | None = None, transport=None) -> dict:
+    """Store an account with tokens read from files (``farm accounts add``); an existing name is
+    reconnected. Where the platform checks a stored token (a Facebook Page token: debug_token), it
+    is checked first. Returns its public row (``reconnected``, ``notes`` from the check)."""
+    descriptor = platform(name)
+    row = account_row(name, username=username, page_id=page_id, daily_cap=daily_cap, min_gap_min=min_gap_min,
+                      window=window, privacy=privacy, allow=allow)
+    if descriptor.tokens is None:
+        tokens, notes = None, []
+    else:
+        tokens, notes = _tokens_from_files(ws, descriptor, token_file, refresh_token_file, page_id, transport)
+    return {**store_account(ws, row, tokens), "notes": notes}
+
+
+def _tokens_from_files(ws: Workspace, descriptor: Platform, token_file, refresh_token_file, page_id,
+                       transport) -> tuple[TokenSet, list[str]]:
+    name = descriptor.name
+    if token_file is None:
+        raise InputError(f"a {name} account needs --token-file (or use `farm accounts connect {name}`)")
+    if refresh_token_file and not descriptor.tokens.refreshable:
+        raise InputError(f"{name} {descriptor.tokens.noun}s have no refresh token: store a long-lived "
+                         f"{descriptor.tokens.noun} with --token-file")
+    tokens = read_token_file(token_file)
+    if refresh_token_file is not None:
+        refresh = read_token_file(refresh_token_file, what="refresh token")
+        tokens = TokenSet(tokens.access_token, refresh.access_token, tokens.expires_at, tokens.refresh_expires_at,
+                          tokens.scope)
+    settings = ws.settings.platforms
+    with make_http_client(settings, transport=transport) as http:
+        client = client_for(name, http, settings, root=ws.root, account="")
+        return client.check_token(tokens, page_id=page_id)
+
+
+def account_notices(account: dict, settings) -> list[str]:
     """What the platform will do to this account's posts that the user did not ask for, said now."""
-    p, privacy = account["platform"], account.get("privacy") or "public"
-    plat = settings.platforms
-    if p == "youtube" and not plat.youtube_project_verified:
-        return ("posts will be private until Google verifies the API project (YouTube forces uploads from "
-                "unverified projects private); then set platforms.youtube_project_verified = true")
-    if p == "tiktok" and privacy == "inbox":
-        return "posts go to the TikTok inbox as drafts, to finish in the app"
-    if p == "tiktok" and not plat.tiktok_app_audited:
-        return ("posts will be self-only (private) until TikTok audits the app, and only to private accounts; "
-                "use --privacy inbox to send drafts instead")
-    if privacy in ("private", "self-only") and p != "local":
-        return f"posts are {privacy} (this account's setting)"
-    return None
+    return platform(account["platform"]).notices(account.get("privacy") or "public", settings.platforms)
 
 
 def effective_privacy(account: dict, settings) -> str:
-    """The privacy an upload asks for: TikTok apps not yet audited may only post self-only."""
-    privacy = account.get("privacy") or "public"
-    if account["platform"] == "tiktok" and privacy != "inbox" and not settings.platforms.tiktok_app_audited:
-        return "self-only"
-    if account["platform"] == "tiktok" and privacy == "private":
-        return "self-only"
-    return privacy
+    """The privacy an upload asks for (TikTok apps not yet audited may only post self-only)."""
+    return platform(account["platform"]).effective_privacy(account.get("privacy") or "public", settings.platforms)
 
 
 def account_status(account: dict, now: datetime) -> tuple[str, str | None]:
-    """(state, why): ``active``, ``disabled``, ``reconnect`` (its token is dead) or ``expiring``."""
+    """(state, why): ``active``, ``disabled``, ``reconnect`` (its token is dead or unreadable) or ``expiring``."""
+    if account.get("key_problem"):
+        return "reconnect", account["key_problem"]
     if account.get("needs_reconnect"):
         return "reconnect", account.get("reconnect_reason") or "the platform refused its token"
     if not account.get("active"):
         return "disabled", None
+    rules = platform(account["platform"]).tokens
+    if rules is None:
+        return "active", None
     exp = account.get("token_expires_at")
-    if account["platform"] == "facebook" and exp is not None:
+    if exp is not None and not account.get("has_refresh_token", True):
         if exp <= now:
-            return "reconnect", "its Page token expired (Page tokens cannot be refreshed)"
+            return "reconnect", f"its {rules.noun} expired and cannot be refreshed"
         if exp - now <= WARN_EXPIRY:
-            return "expiring", f"its Page token expires {exp:%Y-%m-%d %H:%M} UTC; reconnect before then"
-    exp_at = account.get("token_expires_at")
-    if exp_at is not None and not account.get("has_refresh_token", True) and account["platform"] != "local":
-        if exp_at <= now:
-            return "reconnect", "its token expired and there is no refresh token"
-        if exp_at - now <= WARN_EXPIRY:
-            return "expiring", (f"its token expires {exp_at:%Y-%m-%d %H:%M} UTC and there is no refresh token; "
+            return "expiring", (f"its {rules.noun} expires {exp:%Y-%m-%d %H:%M} UTC and cannot be refreshed; "
                                 "reconnect before then")
     rexp = account.get("refresh_expires_at")
     if rexp is not None:
@@ -237,23 +261,38 @@ def account_status(account: dict, now: datetime) -> tuple[str, str | None]:
     return "active", None
 
 
+def scope_warnings(account: dict) -> list[str]:
+    """What the account's token may not do: statistics without their scope."""
+    oauth = platform(account["platform"]).oauth
+    stats_scope = oauth.statistics_scope if oauth else None
+    if account.get("missing_scope"):
+        return [f"reconnect to allow statistics: the platform says the token lacks {account['missing_scope']}"]
+    granted = (account.get("scopes") or "").replace(",", " ").split()
+    if stats_scope and granted and stats_scope not in granted:
+        return [f"reconnect to allow statistics: the token lacks {stats_scope}"]
+    return []
+
+
 def list_account_rows(ws: Workspace, *, now: datetime | None = None) -> list[dict]:
-    """Every account, no secret: its state (active | disabled | reconnect | expiring) and what to know."""
+    """Every account, no secret: its state (``connected``, ``reconnect`` or ``disabled``) and the
+    warnings the user must read (a dying token, a missing scope, what the platform will do)."""
     now = now or catalogs.utcnow()
     with ws.catalog.read() as con:
         rows = catalogs.list_accounts(con)
     out = []
     for r in rows:
-        state, why = account_status(r, now)
-        notes = [n for n in (why and (f"reconnect: {why}" if state == "reconnect" else why),
-                             privacy_notice(r, ws.settings)) if n]
+        status, why = account_status(r, now)
+        warnings = [w for w in (why and (f"reconnect: {why}" if status == "reconnect" else why),) if w]
+        warnings += scope_warnings(r) + account_notices(r, ws.settings)
         out.append({
             "id": r["id"], "platform": r["platform"], "name": r["username"], "page_id": r["page_id"],
-            "state": state, "privacy": r["privacy"], "effective_privacy": effective_privacy(r, ws.settings),
-            "daily_cap": r["daily_cap"], "min_gap_minutes": r["min_gap_min"],
+            "state": {"active": "connected", "expiring": "connected"}.get(status, status),
+            "token": status, "privacy": r["privacy"], "effective_privacy": effective_privacy(r, ws.settings),
+            "remote_name": r.get("remote_name"), "daily_cap": r["daily_cap"], "min_gap_minutes": r["min_gap_min"],
             "window": f"{r['window_start']}-{r['window_end']}" if r["window_start"] else None,
+            "allow": {k: bool(r.get(f"allow_{k}")) for k in INTERACTIONS},
             "token_expires_at": r["token_expires_at"], "last_posted_at": r["last_posted_at"],
-            "error_count": r["error_count"], "notes": notes,
+            "error_count": r["error_count"], "warnings": warnings,
         })
     return out
 
@@ -290,8 +329,6 @@ def rotate_key(ws: Workspace) -> dict:
     decrypts everything. With the environment: tokens move to the first key listed, and the
     user drops the others from the variable afterwards.
     """
-    from farm.locks import WorkspaceLock
-
     # a publisher decrypting tokens meanwhile would hold keys about to be dropped
     with WorkspaceLock(ws.state_dir / "publish.lock", what="farm publish").acquire(wait_s=ws.settings.queue.lock_wait_s):
         return _rotate_key(ws)
@@ -317,69 +354,3 @@ def _rotate_key(ws: Workspace) -> dict:
     if not from_env:
         ring = keep_primary_only(ws.state_dir, ring)
     return {"accounts": count, "key_id": ring.key_id, "source": ring.source, "old_keys_dropped": not from_env}
-
-
-# -- tokens at use ---------------------------------------------------------------------
-def load_tokens(ws: Workspace, account: dict, ring: Keyring | None = None) -> TokenSet:
-    ring = ring or keyring(ws)
-    with ws.catalog.read() as con:
-        access, refresh = catalogs.account_tokens(con, account["id"])
-    what = f"account {account['platform']}:{account['username']}"
-    if access is None:
-        raise AuthError(f"{what}: no token stored; reconnect it (`farm accounts remove`, then `add`)")
-    return TokenSet(ring.decrypt(access, what=what), ring.decrypt(refresh, what=what) if refresh else None,
-                    account.get("token_expires_at"), account.get("refresh_expires_at"))
-
-
-def store_tokens(ws: Workspace, account: dict, tokens: TokenSet, ring: Keyring | None = None) -> None:
-    """Replace an account's tokens in one transaction (TikTok's old refresh token is dead once a
-    new one is issued: losing the new one would lose the account)."""
-    ring = ring or keyring(ws)
-    with ws.catalog.write() as con:
-        catalogs.update_account(
-            con, account["id"], token_blob=ring.encrypt(tokens.access_token), key_id=ring.key_id,
-            refresh_blob=ring.encrypt(tokens.refresh_token) if tokens.refresh_token else None,
-            token_expires_at=tokens.expires_at, refresh_expires_at=tokens.refresh_expires_at,
-            token_refreshed_at=catalogs.utcnow(), needs_reconnect=False, reconnect_reason=None)
-        catalogs.log_stage(con, None, "account", status="info",
-                           detail=f"refreshed the token of {account['platform']}:{account['username']}")
-
-
-def mark_reconnect(ws: Workspace, account: dict, why: str) -> None:
-    with ws.catalog.write() as con:
-        catalogs.update_account(con, account["id"], needs_reconnect=True, reconnect_reason=why[:500])
-        catalogs.count_account_error(con, account["id"])
-        catalogs.log_stage(con, None, "account", status="failed",
-                           detail=f"{account['platform']}:{account['username']} needs a reconnect: {why}")
-
-
-def needs_refresh(tokens: TokenSet, now: datetime) -> bool:
-    return tokens.refresh_token is not None and (tokens.expires_at is None or tokens.expires_at - now <= REFRESH_MARGIN)
-
-
-def refresh_account(ws: Workspace, account: dict, client, tokens: TokenSet, ring: Keyring | None = None) -> TokenSet:
-    """Refresh once through the platform and store the result; a refusal marks the account for a
-    reconnect and raises AuthError."""
-    what = f"account {account['platform']}:{account['username']}"
-    if tokens.refresh_token is None:
-        why = ("its Page token was refused; Page tokens cannot be refreshed" if account["platform"] == "facebook"
-               else "its token was refused and there is no refresh token")
-        mark_reconnect(ws, account, why)
-        raise AuthError(f"{what}: {why}; reconnect it")
-    from farm.locks import WorkspaceLock
-
-    # One refresh at a time per workspace (publisher, monitor): TikTok's refresh token works once, so a
-    # second process refreshing with the same one would be refused and the account lost.
-    with WorkspaceLock(ws.state_dir / "tokens.lock", what="token refresh").acquire(wait_s=60.0):
-        with ws.catalog.read() as con:
-            current = catalogs.find_account(con, account["id"])
-        stored = load_tokens(ws, current, ring)
-        if stored.access_token != tokens.access_token or stored.refresh_token != tokens.refresh_token:
-            return stored  # another process refreshed meanwhile: its tokens are the live ones
-        try:
-            new = client.refresh(tokens)
-        except AuthError as err:
-            mark_reconnect(ws, account, f"token refresh refused ({err})")
-            raise AuthError(f"{what}: token refresh refused; reconnect it ({err})") from None
-        store_tokens(ws, account, new, ring)
-    return new

@@ -2,10 +2,12 @@
 
 An account has room when it is enabled and connected, inside its posting window, past
 its minimum gap since its last post, under its daily cap, and its platform allows another
-post: YouTube's per-project ``videos.insert`` quota (counted from midnight Pacific time),
-TikTok's 6 inits a minute per token, Facebook's 30 reels per Page in a moving 24 hours,
-and no hold left by a quota error. Among those with room, the one that posted least
-recently goes first, so posts rotate.
+post: every limit of its descriptor (YouTube's per-project ``videos.insert`` quota counted
+from midnight Pacific time, TikTok's 6 inits a minute per token, Facebook's 30 reels per
+Page in a moving 24 hours), and no upload hold left by a quota error. Among those with
+room, the one that posted least recently goes first; within one pass, an account chosen
+goes behind every account not chosen yet, and those chosen take turns, so N jobs over K
+accounts with room go ceil(N/K) or floor(N/K) each.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import catalogs
 from farm.errors import InputError
+from farm.platforms import Limit, platform, platform_names, platforms
 from farm.publish._accounts import Window, account_status
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
-TIKTOK_INITS_PER_MINUTE = 6
-FACEBOOK_REELS_PER_DAY = 30
-REAL_PLATFORMS = ("youtube", "tiktok", "facebook")
 
 
 def local_zone(name: str):
@@ -66,14 +66,15 @@ class Target:
 
 def job_targets(job: dict, active_platforms: set[str], account_platforms: set[str] | None = None) -> list[str]:
     """The platforms a job goes to: its own platform (a job without one: every platform with an
-    account). The local outbox stands in, once, for the wanted platforms that have no account at
-    all, when there is an active local account: it is how people who post by hand publish. A
+    account). An outbox (the local folder) stands in, once, for the wanted platforms that have no
+    account at all, when it has an active account: it is how people who post by hand publish. A
     platform whose accounts are only disabled or need a reconnect keeps its jobs waiting."""
     have = set(active_platforms) | set(account_platforms or ())
-    wanted = [job["platform"]] if job.get("platform") else [p for p in REAL_PLATFORMS if p in have]
+    wanted = [job["platform"]] if job.get("platform") else [p for p in platform_names() if p in have]
     served = [p for p in wanted if p in have]
-    if "local" in active_platforms and (len(served) < len(wanted) or not wanted):
-        served.append("local")
+    outbox = next((p.name for p in platforms(outbox=True) if p.outbox and p.name in active_platforms), None)
+    if outbox is not None and (len(served) < len(wanted) or not wanted):
+        served.append(outbox)
     return served or wanted
 
 
@@ -86,11 +87,8 @@ class Planner:
         self.now = now
         self.tz = local_zone(settings.publish.timezone)
         self.accounts = catalogs.list_accounts(con)
-        self.holds = catalogs.active_holds(con, now)
-        self._extra_posts: dict[int, int] = {}
-        self._chosen_at: dict[int, datetime] = {}
-        self._youtube_extra = 0
-        self._tiktok_extra: dict[int, int] = {}
+        self.holds = catalogs.active_holds(con, now, bucket="upload")
+        self._picks: list[dict] = []  # the accounts chosen in this pass, in order
         self._counts: dict[tuple, object] = {}  # the catalog's numbers, read once per planner
 
     def _count(self, key: tuple, read):
@@ -99,31 +97,62 @@ class Planner:
         return self._counts[key]
 
     def active_platforms(self) -> set[str]:
-        return {a["platform"] for a in self.accounts if a["active"] and not a.get("needs_reconnect")}
+        return {a["platform"] for a in self.accounts if a["active"] and not a.get("needs_reconnect")
+                and not a.get("key_problem")}
 
     def account_platforms(self) -> set[str]:
         """Platforms with any account, enabled or not."""
         return {a["platform"] for a in self.accounts}
 
     # -- limits ----------------------------------------------------------------------
-    def _hold(self, platform: str, account_id: int) -> dict | None:
+    def _hold(self, name: str, account_id: int) -> dict | None:
         for h in self.holds:
-            if h["platform"] == platform and h["account_id"] in (None, account_id):
+            if h["platform"] == name and h["account_id"] in (None, account_id):
                 return h
         return None
 
-    def youtube_used(self) -> int:
-        since = midnight_utc(self.now, PACIFIC)
-        return self._count(("yt",), lambda: catalogs.count_calls(self.con, "youtube", "insert", since=since)) \
-            + self._youtube_extra
+    def _picked(self, acc: dict, *, per: str) -> int:
+        """Posts chosen in this pass on ``acc`` (per account) or on its platform (per project)."""
+        return sum(1 for p in self._picks if p["platform"] == acc["platform"]
+                   and (per == "project" or p["id"] == acc["id"]))
+
+    def _window_start(self, limit: Limit) -> datetime:
+        if limit.day_zone is not None:
+            return midnight_utc(self.now, ZoneInfo(limit.day_zone))
+        return self.now - limit.window
+
+    def _reset(self, limit: Limit) -> str:
+        if limit.day_zone is not None:
+            return f"{next_midnight_utc(self.now, ZoneInfo(limit.day_zone)):%Y-%m-%d %H:%M} UTC"
+        return f"a moving {limit.window}"
+
+    def limit_used(self, limit: Limit, acc: dict) -> int:
+        """How much of ``limit`` is used now for ``acc``: the catalog's count plus this pass's picks."""
+        since = self._window_start(limit)
+        scope = acc["id"] if limit.per == "account" else None
+        if limit.counts == "calls":
+            used = self._count(("calls", acc["platform"], limit.call, scope, since), lambda: catalogs.count_calls(
+                self.con, acc["platform"], limit.call, account_id=scope, since=since))
+        else:
+            ids = [acc["id"]] if scope is not None else [a["id"] for a in self.accounts
+                                                           if a["platform"] == acc["platform"]]
+            used = sum(self._count(("posts", i, since), lambda i=i: catalogs.account_posts_since(self.con, i, since))
+                       for i in ids)
+        return used + self._picked(acc, per=limit.per)
+
+    def platform_limit(self, acc: dict) -> str | None:
+        """Why the platform allows ``acc`` no other post now (None: it does)."""
+        for limit in platform(acc["platform"]).limits:
+            most = limit.maximum(self.settings.platforms)
+            if self.limit_used(limit, acc) >= most:
+                return limit.text.format(most=most, reset=self._reset(limit))
+        return None
 
     def why_not(self, acc: dict) -> str | None:
         """Why ``acc`` cannot post now (None: it can)."""
         state, why = account_status(acc, self.now)
-        if state == "disabled":
-            return "disabled"
-        if state == "reconnect":
-            return f"needs reconnect ({why})"
+        if state in ("disabled", "reconnect"):
+            return "disabled" if state == "disabled" else f"needs reconnect ({why})"
         hold = self._hold(acc["platform"], acc["id"])
         if hold:
             return f"{hold['reason']} (until {hold['until']:%Y-%m-%d %H:%M} UTC)"
@@ -132,69 +161,55 @@ class Planner:
             local = to_local(self.now, self.tz)
             if not win.contains(local):
                 return f"outside its posting window {win.start}-{win.end} (opens {win.next_open(local):%H:%M})"
-        last = max(filter(None, (self._count(("last", acc["id"]), lambda: catalogs.account_last_post(self.con, acc["id"])),
-                                 self._chosen_at.get(acc["id"]))), default=None)
+        last = self._last_post(acc)
         if last is not None and acc["min_gap_min"]:
             ready_at = last + timedelta(minutes=acc["min_gap_min"])
             if ready_at > self.now:
                 return (f"minimum gap of {acc['min_gap_min']} min since its last post "
                         f"(next at {to_local(ready_at, self.tz):%H:%M})")
         used = self._count(("day", acc["id"]), lambda: catalogs.account_posts_since(
-            self.con, acc["id"], midnight_utc(self.now, self.tz))) + self._extra_posts.get(acc["id"], 0)
+            self.con, acc["id"], midnight_utc(self.now, self.tz))) + self._picked(acc, per="account")
         if used >= acc["daily_cap"]:
             return f"daily cap reached ({used} of {acc['daily_cap']} today)"
-        p = acc["platform"]
-        if p == "youtube":
-            cap = self.settings.platforms.youtube_daily_uploads
-            if self.youtube_used() >= cap:
-                reset = next_midnight_utc(self.now, PACIFIC)
-                return (f"YouTube project quota spent ({cap} uploads today, shared by every channel of the project; "
-                        f"resets {reset:%Y-%m-%d %H:%M} UTC)")
-        if p == "tiktok":
-            inits = self._count(("tt", acc["id"]), lambda: catalogs.count_calls(
-                self.con, "tiktok", "init", account_id=acc["id"], since=self.now - timedelta(minutes=1))) \
-                + self._tiktok_extra.get(acc["id"], 0)
-            if inits >= TIKTOK_INITS_PER_MINUTE:
-                return f"TikTok's limit of {TIKTOK_INITS_PER_MINUTE} upload inits a minute for this token"
-        if p == "facebook":
-            day = self._count(("fb", acc["id"]), lambda: catalogs.account_posts_since(
-                self.con, acc["id"], self.now - timedelta(hours=24))) + self._extra_posts.get(acc["id"], 0)
-            if day >= FACEBOOK_REELS_PER_DAY:
-                return f"Facebook's limit of {FACEBOOK_REELS_PER_DAY} API reels per Page in 24 hours"
-        return None
+        return self.platform_limit(acc)
+
+    def _last_post(self, acc: dict) -> datetime | None:
+        chosen = self.now if any(p["id"] == acc["id"] for p in self._picks) else None
+        return max(filter(None, (self._count(("last", acc["id"]), lambda: catalogs.account_last_post(self.con, acc["id"])),
+                                 chosen)), default=None)
 
     # -- choice ----------------------------------------------------------------------
-    def choose(self, job_id: int, platform: str) -> Target:
-        target = Target(job_id, platform)
-        candidates = [a for a in self.accounts if a["platform"] == platform]
+    def _turn(self, acc: dict) -> tuple:
+        """Sort key: accounts not chosen in this pass first, least recently posted first; then those
+        chosen, the one chosen longest ago first (round robin within the pass)."""
+        picks = [i for i, p in enumerate(self._picks) if p["id"] == acc["id"]]
+        if picks:
+            return (1, picks[-1], datetime.min, acc["id"])
+        last = max(filter(None, (acc.get("last_posted_at"),)), default=datetime.min)
+        return (0, 0, last, acc["id"])
+
+    def choose(self, job_id: int, name: str) -> Target:
+        target = Target(job_id, name)
+        candidates = [a for a in self.accounts if a["platform"] == name]
         if not candidates:
-            target.wait = f"no {platform} account (add one with `farm accounts add {platform}`)"
+            target.wait = f"no {name} account (add one with `farm accounts connect {name}`)"
             return target
         free = []
         for acc in candidates:
             why = self.why_not(acc)
-            label = f"{platform}:{acc['username']}"
             if why is None:
                 free.append(acc)
             else:
-                target.reasons.append(f"{label}: {why}")
+                target.reasons.append(f"{name}:{acc['username']}: {why}")
         if not free:
             quota = [r for r in target.reasons if "quota" in r]
-            target.wait = quota[0].split(": ", 1)[1] if quota else f"no {platform} account has room now"
+            target.wait = quota[0].split(": ", 1)[1] if quota else f"no {name} account has room now"
             return target
-        last_post = {a["id"]: max(filter(None, (a.get("last_posted_at"), self._chosen_at.get(a["id"]))),
-                                  default=datetime.min) for a in free}
-        free.sort(key=lambda a: (last_post[a["id"]], a["id"]))
+        free.sort(key=self._turn)
         pick = free[0]
         target.account = pick
-        target.reasons.insert(0, f"{platform}:{pick['username']}: chosen (posted least recently of "
-                                 f"{len(free)} with room)")
+        target.reasons.insert(0, f"{name}:{pick['username']}: chosen (its turn of {len(free)} with room)")
         for other in free[1:]:
-            target.reasons.append(f"{platform}:{other['username']}: has room, posted more recently")
-        self._extra_posts[pick["id"]] = self._extra_posts.get(pick["id"], 0) + 1
-        self._chosen_at[pick["id"]] = self.now
-        if platform == "youtube":
-            self._youtube_extra += 1
-        if platform == "tiktok":
-            self._tiktok_extra[pick["id"]] = self._tiktok_extra.get(pick["id"], 0) + 1
+            target.reasons.append(f"{name}:{other['username']}: has room, posted more recently")
+        self._picks.append(pick)
         return target

@@ -5,20 +5,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from farm.errors import InputError, PolicyError
 from farm.media import audio_stream, open_input, probe, video_stream
-from farm.publish._metadata import check_choice
+from farm.platforms import AccountInfo, PlatformSpec, platform
 from farm.records import JsonRecord
 
-if TYPE_CHECKING:
-    from farm.platforms import AccountInfo
-
-UploadPlatform = Literal["youtube", "tiktok", "facebook", "local"]
-UPLOAD_PLATFORMS: tuple[str, ...] = ("youtube", "tiktok", "facebook", "local")
-AspectRule = Literal["any", "9:16"]
-ASPECT_RULES: tuple[str, ...] = ("any", "9:16")
 
 @dataclass(frozen=True)
 class VideoFacts(JsonRecord):
@@ -60,94 +53,6 @@ class VideoFacts(JsonRecord):
         return (f"VideoFacts({self.container} {self.video_codec}{audio} {self.width}x{self.height}"
                 f"@{self.fps:.3g} {self.duration_s:.2f}s {self.size_bytes} B{notes})")
 
-
-@dataclass(frozen=True)
-class PlatformSpec:
-    """One platform's published limits for a video post. ``None`` anywhere means "no limit";
-    the duration bounds are the defaults an account's own (``AccountInfo``) replace."""
-
-    name: str
-    containers: frozenset[str] | None = None
-    video_codecs: frozenset[str] | None = None
-    audio_codecs: frozenset[str] | None = None
-    min_duration_s: float | None = None
-    max_duration_s: float | None = None
-    max_size_bytes: int | None = None
-    min_fps: float | None = None
-    max_fps: float | None = None
-    min_width_px: int | None = None
-    min_height_px: int | None = None
-    max_width_px: int | None = None
-    max_height_px: int | None = None
-    aspect: AspectRule = "any"
-    aspect_tolerance: float = 0.01
-    """Relative tolerance on ``aspect`` (1 %: 1080x1918 is still 9:16)."""
-    shorts_max_duration_s: float | None = None
-    """YouTube: the longest square or vertical video still posted as a Short (a note, not a refusal)."""
-
-    def __post_init__(self) -> None:
-        check_choice("aspect rule", self.aspect, ASPECT_RULES)
-
-
-_GB = 1000 ** 3  # decimal: where a platform says "GB" we take the smaller reading
-
-PLATFORM_SPECS: dict[str, PlatformSpec] = {
-    # YouTube Help, "Upload YouTube Shorts": a square or vertical video up to 3 minutes is a Short;
-    # anything else is posted as a regular video. "Upload videos longer than 15 minutes": 256 GB or
-    # 12 hours, whichever is less (the 15-minute cap on unverified accounts is the account's, not
-    # the file's). "Supported YouTube file formats": .MOV, .MP4, .MPEG4, .AVI, .WMV, .MPEGPS, .FLV,
-    # 3GPP, WebM. Codecs: the recommended H.264 and those YouTube serves itself (VP9, AV1) plus HEVC
-    # and VP8; YouTube transcodes any audio it reads (AAC-LC is recommended), so audio is not limited.
-    "youtube": PlatformSpec(
-        name="YouTube",
-        containers=frozenset({"mp4", "mov", "webm", "avi", "asf", "mpeg", "flv", "3gp"}),
-        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9", "av1"}),
-        min_duration_s=None,
-        max_duration_s=12 * 3600.0,
-        max_size_bytes=256 * _GB,
-        shorts_max_duration_s=180.0,
-    ),
-    # TikTok for Developers, Content Posting API, Media Transfer Guide, "Video restrictions":
-    # MP4 (recommended), WebM, MOV; H.264 (recommended), H.265, VP8, VP9; 23 to 60 FPS; 360 to
-    # 4096 pixels for both height and width; at most 4 GB; the longest post is the creator's
-    # max_video_post_duration_sec from Query Creator Info (10 minutes is the most the API takes
-    # without it). TikTok documents no minimum duration nor audio codec: 3 s is the floor that
-    # publishing services built on this API document (Ayrshare, Late), so we hold to it too.
-    "tiktok": PlatformSpec(
-        name="TikTok",
-        containers=frozenset({"mp4", "webm", "mov"}),
-        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9"}),
-        min_duration_s=3.0,
-        max_duration_s=600.0,
-        max_size_bytes=4 * _GB,
-        min_fps=23.0,
-        max_fps=60.0,
-        min_width_px=360,
-        min_height_px=360,
-        max_width_px=4096,
-        max_height_px=4096,
-    ),
-    # Meta for Developers, Video API, "Reels Publishing API", video specifications: file type .mp4
-    # (recommended; we also take its QuickTime sibling .mov, which the same demuxer reads); aspect
-    # ratio 9x16 (minimum and maximum); 1080x1920 recommended, 540x960 minimum; 24 to 60 frames per
-    # second; 3 to 90 seconds; H.264, H.265 (VP9, AV1 are also supported); audio AAC Low
-    # Complexity. The spec names no file size limit.
-    "facebook": PlatformSpec(
-        name="Facebook",
-        containers=frozenset({"mp4", "mov"}),
-        video_codecs=frozenset({"h264", "hevc", "vp9", "av1"}),
-        audio_codecs=frozenset({"aac"}),
-        min_duration_s=3.0,
-        max_duration_s=90.0,
-        min_fps=24.0,
-        max_fps=60.0,
-        min_width_px=540,
-        min_height_px=960,
-        aspect="9:16",
-    ),
-    # The local outbox (a folder): anything the farm can read is fine.
-    "local": PlatformSpec(name="the local outbox"),
-}
 
 # 23.976 (NTSC film) counts as 24 and 59.94 as 60: the platforms list the nominal rates.
 _FPS_SLACK = 0.05
@@ -200,13 +105,14 @@ def container_format(format_name: str, path: str | os.PathLike, *, brand: str | 
     return names[0] if names else format_name
 
 
-def check_upload(path: str | os.PathLike, platform: UploadPlatform, *,
+def check_upload(path: str | os.PathLike, platform_name: str, *,
                  account: AccountInfo | None = None) -> VideoFacts:
-    """Check the video at ``path`` against ``platform``'s published limits before uploading it.
+    """Check the video at ``path`` against the platform's published limits (its descriptor's
+    ``spec``) before uploading it.
 
     Args:
         path: the rendered video.
-        platform: one of :data:`UPLOAD_PLATFORMS`.
+        platform_name: a registered platform (``farm.platforms.platform_names(outbox=True)``).
         account: what the account may post (TikTok's creator info); its ``max_duration_s`` and
             ``min_duration_s`` replace the platform's defaults where given.
 
@@ -217,18 +123,17 @@ def check_upload(path: str | os.PathLike, platform: UploadPlatform, *,
     Raises:
         PolicyError: the platform would refuse the file; one line naming the file, the platform
             and every rule it breaks (``reason`` holds the rules alone).
-        InputError: the file cannot be read as a video, or ``platform`` is unknown.
+        InputError: the file cannot be read as a video, or the platform is unknown.
 
     Example::
 
         check_upload("out/job-7.mp4", "tiktok", account=AccountInfo(("PUBLIC_TO_EVERYONE",), max_duration_s=60))
         # PolicyError: out/job-7.mp4: TikTok refuses it: 95.0 s is longer than this account's 60 s limit (creator info)
     """
-    check_choice("platform", platform, UPLOAD_PLATFORMS)
-    spec = PLATFORM_SPECS[platform]
+    descriptor = platform(platform_name)
+    spec = descriptor.spec
     facts = video_facts(path)
-    source = "creator info" if platform == "tiktok" else "account info"
-    problems = violations(facts, spec, account=account, source=source)
+    problems = violations(facts, spec, account=account, source=descriptor.account_info_source)
     if problems:
         reason = "; ".join(problems)
         raise PolicyError(f"{os.fspath(path)}: {spec.name} refuses it: {reason}", reason=reason)
@@ -280,12 +185,12 @@ def violations(facts: VideoFacts, spec: PlatformSpec, *, account: AccountInfo | 
 
 
 def _notes(facts: VideoFacts, spec: PlatformSpec) -> tuple[str, ...]:
-    if spec.shorts_max_duration_s is None:
+    if spec.short_form_max_duration_s is None:
         return ()
     if facts.orientation == "horizontal":
         return (f"{facts.width}x{facts.height} is horizontal: {spec.name} posts it as a regular video, not a Short",)
-    if round(facts.duration_s, _DURATION_DIGITS) > spec.shorts_max_duration_s:
-        return (f"{facts.duration_s:.1f} s is longer than {_num(spec.shorts_max_duration_s)} s: "
+    if round(facts.duration_s, _DURATION_DIGITS) > spec.short_form_max_duration_s:
+        return (f"{facts.duration_s:.1f} s is longer than {_num(spec.short_form_max_duration_s)} s: "
                 f"{spec.name} posts it as a regular video, not a Short",)
     return ()
 
@@ -316,7 +221,7 @@ def _num(x: float) -> str:
 
 
 def _size(n: int) -> str:
-    for unit, scale in (("GB", _GB), ("MB", 1000 ** 2), ("kB", 1000)):
+    for unit, scale in (("GB", 1000 ** 3), ("MB", 1000 ** 2), ("kB", 1000)):
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n} B"

@@ -12,43 +12,20 @@ from typing import Any, Literal, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from farm.errors import InputError
+from farm.platforms import TextRules, platform, platform_names
 from farm.records import JsonRecord
 
-Platform = Literal["tiktok", "youtube", "facebook"]
+Platform = str
+"""A registered platform's name (``farm.platforms.platform_names()``); its descriptor's ``text`` holds the limits."""
 Language = Literal["vi", "en"]
 TextSource = Literal["ai", "fallback"]
 LinkPlacement = Literal["description", "bio", "none"]
 TextUnit = Literal["chars", "utf8_bytes", "utf16_units"]
 
-PLATFORMS: tuple[str, ...] = ("tiktok", "youtube", "facebook")
 LANGUAGES: tuple[str, ...] = ("vi", "en")
 TEXT_SOURCES: tuple[str, ...] = ("ai", "fallback")
 LINK_PLACEMENTS: tuple[str, ...] = ("description", "bio", "none")
 
-# YouTube Data API v3, videos resource: snippet.title "maximum length of 100 characters" and no '<' or '>'.
-# We count UTF-16 code units as well as code points, so an emoji-heavy title fits however YouTube counts.
-YOUTUBE_TITLE_MAX_CHARS = 100
-# Same resource: snippet.description "maximum length of 5000 bytes" (UTF-8: Vietnamese letters take 2-3
-# bytes, emoji 4) and no '<' or '>'. We hold it to 5000 characters too (the byte limit already implies it).
-YOUTUBE_DESCRIPTION_MAX_BYTES = 5000
-YOUTUBE_DESCRIPTION_MAX_CHARS = 5000
-# YouTube Help, hashtag policies: a video with more than 15 hashtags has all of them ignored; the first 3
-# of the description show above the title. We count those in the title and the description together.
-YOUTUBE_HASHTAGS_MAX = 15
-YOUTUBE_HASHTAGS_SHOWN = 3
-# TikTok Content Posting API (video init, Direct Post): post_info.title is the caption, "max 2200 UTF-16 runes".
-TIKTOK_CAPTION_MAX_UTF16 = 2200
-# TikTok video posts have no title of their own (it becomes the caption's first line); the title we keep
-# for our records uses the API's photo-post title cap, 90 UTF-16 runes.
-TIKTOK_TITLE_MAX_UTF16 = 90
-# Our own caps, not the platforms': the Graph API's video_reels `description` documents no length, so we
-# hold Reels captions to TikTok's 2,200 characters; Reels show no title, the one we keep is for our records.
-FACEBOOK_DESCRIPTION_MAX_CHARS = 2200
-FACEBOOK_TITLE_MAX_CHARS = 100
-# Our own caps: neither TikTok nor Facebook documents a hashtag limit, both advise a few relevant ones,
-# and a wall of tags reads as spam; 10 leaves room for the disclosure tag and the product's own.
-TIKTOK_HASHTAGS_MAX = 10
-FACEBOOK_HASHTAGS_MAX = 10
 # Our own cap on one hashtag (no platform documents one): longer ones are unreadable run-on words.
 HASHTAG_MAX_CHARS = 50
 # Our own caps on what we never cut, so the link and the disclosure always fit in every platform's text.
@@ -57,18 +34,6 @@ DISCLOSURE_MAX_CHARS = 200
 DISCLOSURE_MAX_HASHTAGS = 3
 
 ELLIPSIS = "…"
-
-_TITLE_LIMITS: dict[str, dict[str, int]] = {
-    "youtube": {"chars": YOUTUBE_TITLE_MAX_CHARS, "utf16_units": YOUTUBE_TITLE_MAX_CHARS},
-    "tiktok": {"utf16_units": TIKTOK_TITLE_MAX_UTF16},
-    "facebook": {"chars": FACEBOOK_TITLE_MAX_CHARS},
-}
-_DESCRIPTION_LIMITS: dict[str, dict[str, int]] = {
-    "youtube": {"utf8_bytes": YOUTUBE_DESCRIPTION_MAX_BYTES, "chars": YOUTUBE_DESCRIPTION_MAX_CHARS},
-    "tiktok": {"utf16_units": TIKTOK_CAPTION_MAX_UTF16},
-    "facebook": {"chars": FACEBOOK_DESCRIPTION_MAX_CHARS},
-}
-_HASHTAGS_MAX = {"youtube": YOUTUBE_HASHTAGS_MAX, "tiktok": TIKTOK_HASHTAGS_MAX, "facebook": FACEBOOK_HASHTAGS_MAX}
 
 _DEFAULT_DISCLOSURE = {"en": "#ad", "vi": "#quảngcáo · Tiếp thị liên kết"}
 _LINK_LABEL = {"en": "🔗 Shop here: {url}", "vi": "🔗 Mua tại đây: {url}"}
@@ -86,6 +51,13 @@ def check_choice(what: str, value: Any, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise InputError(f"Invalid {what} ({value!r}). Supported: {', '.join(allowed)}.")
     return value
+
+
+def text_rules(name: str) -> TextRules:
+    """The post text rules of the platform ``name`` (one posts are written for, not the outbox)."""
+    rules = platform(check_choice("platform", name, platform_names())).text
+    assert rules is not None  # registered platforms that are not the outbox have text rules
+    return rules
 
 
 def text_size(text: str, unit: TextUnit) -> int:
@@ -314,7 +286,7 @@ class PostMetadata(JsonRecord):
     text_source_reason: str | None = None
 
     def __post_init__(self) -> None:
-        check_choice("platform", self.platform, PLATFORMS)
+        rules = text_rules(self.platform)
         check_choice("link placement", self.link_placement, LINK_PLACEMENTS)
         check_choice("language", self.language, LANGUAGES)
         check_choice("text source", self.text_source, TEXT_SOURCES)
@@ -325,32 +297,43 @@ class PostMetadata(JsonRecord):
                                                           for k, v in self.flags.items()):
             raise InputError(f"{self.platform}: flags must map names to true/false, not {self.flags!r}")
         object.__setattr__(self, "flags", dict(self.flags))
+        self._check_text(rules)
+        self._check_hashtags(rules)
+        self._check_link(rules)
+        for name in ("disclosure", "text_source_reason"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"{self.platform}: {name} must be text or null, not {value!r}")
+
+    def _check_text(self, rules: TextRules) -> None:
         for name in ("title", "description"):
             value = getattr(self, name)
             if not isinstance(value, str) or unicodedata.normalize("NFC", value) != value:
                 raise InputError(f"{self.platform}: {name} must be NFC-normalised text, not {value!r:.80}")
-            if self.platform == "youtube" and ("<" in value or ">" in value):
-                raise InputError(f"youtube: the {name} may not contain '<' or '>' ({value!r:.80})")
-        if not self.title:
-            raise InputError(f"{self.platform}: the title is empty")
-        for name, limits in (("title", _TITLE_LIMITS), ("description", _DESCRIPTION_LIMITS)):
-            value = getattr(self, name)
-            for unit, limit in limits[self.platform].items():
+            if not rules.angle_brackets and ("<" in value or ">" in value):
+                raise InputError(f"{self.platform}: the {name} may not contain '<' or '>' ({value!r:.80})")
+            for unit, limit in getattr(rules, name).items():
                 size = text_size(value, unit)  # type: ignore[arg-type]
                 if size > limit:
                     raise InputError(f"{self.platform}: {name} too long ({size} {unit}). Supported: at most {limit}.")
+        if not self.title:
+            raise InputError(f"{self.platform}: the title is empty")
+
+    def _check_hashtags(self, rules: TextRules) -> None:
         for tag in self.hashtags:
             if not isinstance(tag, str) or len(tag) < 2 or tag[0] != "#" or normalize_hashtag(tag) != tag:
                 raise InputError(f"Invalid hashtag ({tag!r}). Supported: '#' then letters, digits or '_', "
                                  f"NFC, at most {HASHTAG_MAX_CHARS} characters.")
-        cap = _HASHTAGS_MAX[self.platform]
-        if len(self.hashtags) > cap:
-            raise InputError(f"{self.platform}: too many hashtags ({len(self.hashtags)}). Supported: at most {cap}.")
-        if self.platform == "youtube":
+        if len(self.hashtags) > rules.hashtags_max:
+            raise InputError(f"{self.platform}: too many hashtags ({len(self.hashtags)}). Supported: at most "
+                             f"{rules.hashtags_max}.")
+        if rules.hashtags_in_text_count:
             inline = len(_INLINE_HASHTAG.findall(self.title)) + len(_INLINE_HASHTAG.findall(self.description))
-            if inline > YOUTUBE_HASHTAGS_MAX:
-                raise InputError(f"youtube: {inline} hashtags in the title and description; YouTube ignores all "
-                                 f"of them above {YOUTUBE_HASHTAGS_MAX}.")
+            if inline > rules.hashtags_max:
+                raise InputError(f"{self.platform}: {inline} hashtags in the title and description; the platform "
+                                 f"ignores all of them above {rules.hashtags_max}.")
+
+    def _check_link(self, rules: TextRules) -> None:
         if self.link_placement == "none":
             if self.link is not None:
                 raise InputError(f"{self.platform}: a link ({self.link!r:.80}) needs a placement: description or bio")
@@ -361,14 +344,10 @@ class PostMetadata(JsonRecord):
             if in_text != (self.link_placement == "description"):
                 raise InputError(f"{self.platform}: link placement is {self.link_placement!r} but the link is "
                                  f"{'' if in_text else 'not '}in the description")
-        if self.platform == "tiktok" and self.link_placement == "description":
-            raise InputError("tiktok: captions have no clickable links. Supported link placements: bio, none.")
+        if rules.link == "bio" and self.link_placement == "description":
+            raise InputError(f"{self.platform}: captions have no clickable links. Supported link placements: bio, none.")
         if self.disclosure is not None and self.disclosure not in self.description:
             raise InputError(f"{self.platform}: the disclosure ({self.disclosure!r}) is missing from the description")
-        for name in ("disclosure", "text_source_reason"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"{self.platform}: {name} must be text or null, not {value!r}")
 
     def __repr__(self) -> str:
         return (f"PostMetadata({self.platform}, {self.language}, title={self.title[:40]!r}, "
@@ -376,23 +355,10 @@ class PostMetadata(JsonRecord):
                 f"link={self.link_placement}, source={self.text_source})")
 
 
-def platform_flags(platform: Platform, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
-    """The platform's own disclosure fields, named as its upload API names them."""
-    check_choice("platform", platform, PLATFORMS)
-    if platform == "tiktok":
-        # Content Posting API post_info: brand_content_toggle = "paid partnership" promoting a third party
-        # (an affiliate link is one); brand_organic_toggle = the creator's own business; is_aigc = AI label.
-        # Hazard: TikTok refuses branded content with privacy_level SELF_ONLY, the only level unaudited
-        # apps may use; the uploader must tell the user rather than post it undisclosed.
-        return {"brand_content_toggle": affiliate, "brand_organic_toggle": False, "is_aigc": synthetic_media}
-    if platform == "youtube":
-        # Data API v3 videos resource: status.containsSyntheticMedia, status.selfDeclaredMadeForKids and
-        # paidProductPlacementDetails.hasPaidProductPlacement (its own part in videos.insert).
-        return {"containsSyntheticMedia": synthetic_media, "hasPaidProductPlacement": affiliate,
-                "selfDeclaredMadeForKids": False}
-    # Our own flag: the Graph API's video_reels edge has no branded-content switch; Meta's branded content
-    # tool tags a sponsor's Page (sponsor_id), which the uploader can add when the user names one.
-    return {"branded_content": affiliate}
+def platform_flags(name: Platform, *, affiliate: bool, synthetic_media: bool) -> dict[str, bool]:
+    """The platform's own disclosure fields for an upload, named as its API names them (its descriptor's)."""
+    text_rules(name)
+    return platform(name).upload_flags(affiliate=affiliate, synthetic_media=synthetic_media)
 
 
 def _compose(head: str, first: str, link_line: str, rest: str, tags: Sequence[str]) -> str:
@@ -407,11 +373,11 @@ def _room_after(text: str, limits: Mapping[str, int], reserve: str = "\n") -> di
             for unit, limit in limits.items()}
 
 
-def _fit_description(platform: str, head: str, first: str, link_line: str, rest: str,
+def _fit_description(name: str, head: str, first: str, link_line: str, rest: str,
                      tags: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """The caption within the platform's limits: the text is cut first (the rest, then its first line),
     hashtags are dropped from the end only once no text is left; head and link line are never cut."""
-    limits = _DESCRIPTION_LIMITS[platform]
+    limits = text_rules(name).description
     for n in range(len(tags), -1, -1):
         kept = tags[:n]
         if not _fits(_compose(head, "", link_line, "", kept), limits):
@@ -423,7 +389,7 @@ def _fit_description(platform: str, head: str, first: str, link_line: str, rest:
         first_cut = _cut(first, _room_after(_compose(head, "", link_line, "", kept), limits))
         return _compose(head, first_cut, link_line, "", kept), kept
     units = ", ".join(f"{limit} {unit}" for unit, limit in limits.items())
-    raise InputError(f"{platform}: the disclosure and the link line alone exceed the description limit "
+    raise InputError(f"{name}: the disclosure and the link line alone exceed the description limit "
                      f"({units}); use a shorter affiliate URL or disclosure text")
 
 
@@ -463,7 +429,7 @@ def build_post_metadata(
                                    hashtags=["áo thun"], language="vi", affiliate_url="https://s.shopee.vn/x")
         meta.description.splitlines()[0]  # '#quảngcáo · Tiếp thị liên kết'
     """
-    check_choice("platform", platform, PLATFORMS)
+    rules = text_rules(platform)
     check_choice("language", language, LANGUAGES)
     check_choice("text source", text_source, TEXT_SOURCES)
     for name, value in (("synthetic_voice", synthetic_voice), ("ai_generated_visuals", ai_generated_visuals)):
@@ -471,78 +437,81 @@ def build_post_metadata(
             raise InputError(f"Invalid {name} ({value!r}). Supported: true, false.")
     if text_source_reason is not None and not isinstance(text_source_reason, str):
         raise InputError(f"Invalid text source reason ({text_source_reason!r}). Supported: text or null.")
-    youtube = platform == "youtube"
+    strip = not rules.angle_brackets
     url = None if affiliate_url is None else check_affiliate_url(affiliate_url)
-
-    disclosure: str | None = None
-    if disclosure_text is not None:
-        disclosure = clean_text(disclosure_text, single_line=True, strip_angle_brackets=youtube)
-        if not disclosure:
-            raise InputError(f"Invalid disclosure text ({disclosure_text!r}). Supported: non-empty text.")
-        if len(disclosure) > DISCLOSURE_MAX_CHARS:
-            raise InputError(f"Disclosure text too long ({len(disclosure)} characters). Supported: at most "
-                             f"{DISCLOSURE_MAX_CHARS}.")
-        if len(_INLINE_HASHTAG.findall(disclosure)) > DISCLOSURE_MAX_HASHTAGS:
-            raise InputError(f"Disclosure text has too many hashtags ({disclosure!r}). Supported: at most "
-                             f"{DISCLOSURE_MAX_HASHTAGS}.")
-    elif url is not None:
-        disclosure = _DEFAULT_DISCLOSURE[language]
-
-    clean_title = clean_text(title, single_line=True, strip_angle_brackets=youtube)
+    disclosure = _disclosure(disclosure_text, url, language, strip_angle_brackets=strip)
+    clean_title = clean_text(title, single_line=True, strip_angle_brackets=strip)
     if not clean_title:
         raise InputError(f"{platform}: the title is empty ({title!r:.80})")
-    body = clean_text(description, strip_angle_brackets=youtube)
+    body = clean_text(description, strip_angle_brackets=strip)
     if url is not None:  # we place the link ourselves, once
         body = clean_text(body.replace(url, ""))
-    if platform != "youtube" and not body.casefold().startswith(clean_title.removesuffix(ELLIPSIS).casefold()):
+    if not rules.shows_title and not body.casefold().startswith(clean_title.removesuffix(ELLIPSIS).casefold()):
         body = clean_title + ("\n" + body if body else "")
+    clean_title, body, tags = _place_hashtags(rules, clean_title, body, hashtags, disclosure, url)
+    first, _, rest = body.partition("\n")
+    if url is None:
+        link_line, placement = "", "none"
+    elif rules.link == "bio":  # captions without clickable links: the URL goes in the profile's bio
+        link_line, placement = _LINK_IN_BIO[language], "bio"
+    else:
+        link_line, placement = _LINK_LABEL[language].format(url=url), "description"
+    text, tags = _fit_description(platform, disclosure or "", first, link_line, rest.strip("\n"), tags)
+    return PostMetadata(
+        platform=platform, title=_cut(clean_title, rules.title), description=text, hashtags=tags, link=url,
+        link_placement=placement, disclosure=disclosure,
+        flags=platform_flags(platform, affiliate=url is not None, synthetic_media=synthetic_voice or ai_generated_visuals),
+        language=language, text_source=text_source, text_source_reason=text_source_reason)
 
-    # Hashtags count across the disclosure, the (YouTube) title, the text and the list, in that order.
-    cap = _HASHTAGS_MAX[platform]
+
+def _disclosure(disclosure_text: str | None, url: str | None, language: str, *,
+                strip_angle_brackets: bool) -> str | None:
+    """The disclosure line: the text given (checked), else the language's default when there is a link."""
+    if disclosure_text is None:
+        return _DEFAULT_DISCLOSURE[language] if url is not None else None
+    disclosure = clean_text(disclosure_text, single_line=True, strip_angle_brackets=strip_angle_brackets)
+    if not disclosure:
+        raise InputError(f"Invalid disclosure text ({disclosure_text!r}). Supported: non-empty text.")
+    if len(disclosure) > DISCLOSURE_MAX_CHARS:
+        raise InputError(f"Disclosure text too long ({len(disclosure)} characters). Supported: at most "
+                         f"{DISCLOSURE_MAX_CHARS}.")
+    if len(_INLINE_HASHTAG.findall(disclosure)) > DISCLOSURE_MAX_HASHTAGS:
+        raise InputError(f"Disclosure text has too many hashtags ({disclosure!r}). Supported: at most "
+                         f"{DISCLOSURE_MAX_HASHTAGS}.")
+    return disclosure
+
+
+def _place_hashtags(rules: TextRules, title: str, body: str, hashtags: Sequence[str], disclosure: str | None,
+                    url: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """(title, body, the hashtag list) within the platform's hashtag cap, counted across the disclosure,
+    the title (where the platform counts it), the link (where it is in the text), the body and the list,
+    in that order: later hashtags become plain words, the list is cut last."""
+    cap = rules.hashtags_max
     inline: list[str] = _INLINE_HASHTAG.findall(disclosure or "")
     used = len(inline)
-    if youtube:
-        clean_title, n, found = _limit_inline_hashtags(clean_title, max(cap - used, 0))
+    if rules.hashtags_in_text_count:
+        title, n, found = _limit_inline_hashtags(title, max(cap - used, 0))
         used += n
         inline += found
-    if url is not None and platform != "tiktok":  # a URL fragment can read as a hashtag too
+    if url is not None and rules.link == "description":  # a URL fragment can read as a hashtag too
         found = _INLINE_HASHTAG.findall(url)
         used += len(found)
         inline += found
     body, n, found = _limit_inline_hashtags(body, max(cap - used, 0))
     used += n
     inline += found
-    tags = normalize_hashtags(hashtags, max_count=max(cap - used, 0), exclude=inline)
-
-    first, _, rest = body.partition("\n")
-    if platform == "tiktok":
-        link_line = _LINK_IN_BIO[language] if url is not None else ""
-        placement: LinkPlacement = "bio" if url is not None else "none"
-    else:
-        link_line = _LINK_LABEL[language].format(url=url) if url is not None else ""
-        placement = "description" if url is not None else "none"
-    text, tags = _fit_description(platform, disclosure or "", first, link_line, rest.strip("\n"), tags)
-
-    limits = _TITLE_LIMITS[platform]
-    final_title = _cut(clean_title, limits)
-    return PostMetadata(
-        platform=platform,
-        title=final_title,
-        description=text,
-        hashtags=tags,
-        link=url,
-        link_placement=placement,
-        disclosure=disclosure,
-        flags=platform_flags(platform, affiliate=url is not None,
-                             synthetic_media=synthetic_voice or ai_generated_visuals),
-        language=language,
-        text_source=text_source,
-        text_source_reason=text_source_reason,
-    )
+    return title, body, normalize_hashtags(hashtags, max_count=max(cap - used, 0), exclude=inline)
 
 
-def limits_for(platform: Platform) -> dict[str, Any]:
-    """The limits we hold ``platform``'s text to: {'title': {unit: max}, 'description': {...}, 'hashtags': n}."""
-    check_choice("platform", platform, PLATFORMS)
-    return {"title": dict(_TITLE_LIMITS[platform]), "description": dict(_DESCRIPTION_LIMITS[platform]),
-            "hashtags": _HASHTAGS_MAX[platform]}
+def fit_text(name: Platform, text: str, *, field: Literal["title", "description"]) -> str:
+    """``text`` cleaned as the platform takes it (a title on one line) and cut, with '…', to fit the
+    platform's limits for ``field``."""
+    rules = text_rules(name)
+    clean = clean_text(text, single_line=field == "title", strip_angle_brackets=not rules.angle_brackets)
+    return _cut(clean, getattr(rules, field))
+
+
+def limits_for(name: Platform) -> dict[str, Any]:
+    """The limits we hold the platform's text to: {'title': {unit: max}, 'description': {...}, 'hashtags': n}."""
+    rules = text_rules(name)
+    return {"title": dict(rules.title), "description": dict(rules.description), "hashtags": rules.hashtags_max}

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 from farm import errors as farm_errors
 from farm.errors import FarmError
+from farm.platforms import PlatformClient, RemoteSession, Secret, UploadRequest, client_for, make_http_client
+from farm.publish._secrets import Keyring, load_keyring
+from farm.settings import Settings
 
 STEP_KINDS = ("account_info", "start", "send", "query", "finish", "find")
 
 
 def error_to_dict(err: BaseException) -> dict:
     out = {"error_class": type(err).__name__, "message": str(err)}
-    for attr in ("reason", "retry_after_s", "reset_at", "unanswered"):
+    for attr in ("reason", "retry_after_s", "reset_at", "unanswered", "scope", "bucket"):
         if getattr(err, attr, None) is not None:
             value = getattr(err, attr)
             out[attr] = value.isoformat() if hasattr(value, "isoformat") else value
@@ -29,8 +34,6 @@ def error_to_dict(err: BaseException) -> dict:
 def error_from_dict(d: dict) -> FarmError:
     """The farm error a step reported (RetryableError for anything outside the tree: a bug or a
     lost worker is retried within the bound)."""
-    from datetime import datetime
-
     klass = getattr(farm_errors, d.get("error_class", ""), None)
     message = d.get("message", "")
     if not (isinstance(klass, type) and issubclass(klass, FarmError)):
@@ -39,7 +42,10 @@ def error_from_dict(d: dict) -> FarmError:
         return klass(message, reason=d.get("reason"))
     if issubclass(klass, farm_errors.QuotaError):
         reset = d.get("reset_at")
-        return klass(message, reset_at=datetime.fromisoformat(reset) if reset else None)
+        return klass(message, reset_at=datetime.fromisoformat(reset) if reset else None,
+                     scope=d.get("scope") or "account", bucket=d.get("bucket") or "upload")
+    if issubclass(klass, farm_errors.ScopeError):
+        return klass(message, scope=d.get("scope"))
     if issubclass(klass, farm_errors.RetryableError):
         return klass(message, retry_after_s=d.get("retry_after_s"), unanswered=bool(d.get("unanswered")))
     return klass(message)
@@ -54,43 +60,42 @@ class StepRunner:
     """
 
     def __init__(self, root: str | Path, *, transport=None, sleep=None) -> None:
-        import time
-
-        from farm.platforms import make_http_client
-        from farm.publish._secrets import load_keyring
-        from farm.settings import Settings
-
         self.root = Path(root)
         self.settings = Settings.load(self.root / "farm.toml")
         self.platform_settings = self.settings.platforms  # Settings.load applied FARM_* already
-        self.keyring = load_keyring(self.root / ".farm")
+        self._keyring: Keyring | None = None
         self.http = make_http_client(self.platform_settings, transport=transport)
         self.sleep = sleep or time.sleep
         self._lock = threading.Lock()
 
+    @property
+    def keyring(self) -> Keyring:
+        """The workspace's keys, read when first needed (a workspace without accounts has none)."""
+        if self._keyring is None:
+            self._keyring = load_keyring(self.root / ".farm")
+        return self._keyring
+
     def close(self) -> None:
         self.http.close()
 
-    def _decrypt(self, blob: bytes, account: str):
-        """The token; the keys are read again once when they fail (``rotate-key`` ran meanwhile)."""
-        from farm.publish._secrets import load_keyring
-
+    def _decrypt(self, blob: bytes, account: str) -> Secret:
+        """The token; the keys are read again once when they fail (``rotate-key`` ran meanwhile), and a
+        token they still cannot read is a :class:`~farm.errors.KeyringError`."""
         try:
             return self.keyring.decrypt(blob, what=f"account {account}")
         except farm_errors.InputError:
-            self.keyring = load_keyring(self.root / ".farm")
-            return self.keyring.decrypt(blob, what=f"account {account}")
+            try:
+                self._keyring = load_keyring(self.root / ".farm")
+                return self._keyring.decrypt(blob, what=f"account {account}")
+            except farm_errors.InputError as err:
+                raise farm_errors.KeyringError(str(err)) from None
 
-    def client(self, platform: str, account_name: str):
-        from farm.platforms import client_for
-
-        outbox = self.root / "outbox" / account_name if platform == "local" else None
-        return client_for(platform, self.http, self.platform_settings, outbox=outbox, sleep=self.sleep)
+    def client(self, name: str, account_name: str) -> PlatformClient:
+        return client_for(name, self.http, self.platform_settings, root=self.root, account=account_name,
+                          sleep=self.sleep)
 
     def run(self, step: dict, on_bytes=None) -> dict:
         """Run ``step`` (kind, platform, account, token blob, request, session, offset) -> result dict."""
-        from farm.platforms import RemoteSession, UploadRequest
-
         kind = step["kind"]
         try:
             if kind not in STEP_KINDS:

@@ -27,7 +27,7 @@ from farm.render._timeline import FrameSelector, Placement, looping_frames, plan
 from farm.render._tracks import LOOKAHEAD_S, PREFETCH_DEPTH, TEMPLATE_CACHE_BYTES, BoxPainter, MainTrack, TemplateTrack
 
 _LAZY = {name: "_text" for name in (
-    "SAFE_AREAS_1080X1920", "Face", "covered_codepoints", "emoji_font_path", "font_chain", "font_path", "font_runs",
+    "Face", "covered_codepoints", "emoji_font_path", "font_chain", "font_path", "font_runs",
     "graphemes", "load_font", "mashup_overlays", "missing_glyphs", "normalize", "render_text_rgba", "safe_area",
     "shaping", "text_overlay", "text_width", "wrap",
 )}  # fmt: skip
@@ -55,7 +55,6 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # static tools see the plain imports
     from farm.render._text import (  # noqa: F401
-        SAFE_AREAS_1080X1920,
         Face,
         covered_codepoints,
         emoji_font_path,

@@ -14,30 +14,22 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from farm.platforms import platform, platforms
 from kernels import Box, LayoutGeometry, YuvaOverlay, rgba_to_yuva420
 
 
-# Safe areas on a 1080x1920 canvas, in pixels from each edge (left, top, right, bottom): where
-# the apps draw their own buttons, captions and bars over a video. From the platforms'
-# creator guidance (TikTok's safe-zone overlay, Meta's Reels safe zones, YouTube Shorts'
-# overlay), rounded outwards; scaled with the canvas. No platform: the union of all three.
-SAFE_AREAS_1080X1920 = {
-    "tiktok": (60, 150, 150, 420),
-    "facebook": (60, 250, 130, 480),
-    "youtube": (60, 180, 160, 400),
-}
 TITLE_FONT = "Be Vietnam Pro"
 BODY_FONT = "Noto Sans"
 _EMOJI_FONT_GLOBS = ("NotoEmoji*.ttf", "Noto Emoji*.ttf", "Symbola*.ttf", "OpenMoji*.ttf", "Twemoji*.ttf")
 _EMOJI_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 
 
-def safe_area(platform: str | None, *, width: int, height: int) -> Box:
-    """The part of a ``width`` x ``height`` vertical canvas no app draws over, for ``platform``
-    (None: safe on every platform), even-aligned."""
-    if platform is not None and platform not in SAFE_AREAS_1080X1920:
-        raise ValueError(f"Invalid platform ({platform!r}). Supported: {', '.join(SAFE_AREAS_1080X1920)}.")
-    sides = [SAFE_AREAS_1080X1920[platform]] if platform else list(SAFE_AREAS_1080X1920.values())
+def safe_area(name: str | None, *, width: int, height: int) -> Box:
+    """The part of a ``width`` x ``height`` vertical canvas no app draws over, for the platform ``name``
+    (None: safe on every platform), even-aligned. Each descriptor's ``safe_area`` is in pixels from
+    each edge of a 1080x1920 canvas (left, top, right, bottom), from the platform's creator
+    guidance, rounded outwards; scaled with the canvas."""
+    sides = [platform(name).safe_area] if name else [p.safe_area for p in platforms()]
     left, top, right, bottom = (max(s[i] for s in sides) for i in range(4))
     sx, sy = width / 1080, height / 1920
     x0, y0 = int(left * sx + 1) & ~1, int(top * sy + 1) & ~1

@@ -6,7 +6,7 @@ Public names; the modules behind them are private.
 
 from __future__ import annotations
 
-from farm.schedule._cron import (
+from farm.cron import (
     CRON_FIELDS,
     CronExpr,
     cron_to_oncalendar,
@@ -44,7 +44,6 @@ from farm.schedule._tasks import (
     TASK_NAMES,
     ScheduledTask,
     TaskName,
-    check_schedule_settings,
     farm_command,
     scheduled_tasks,
     task_argv,
@@ -57,6 +56,6 @@ __all__ = [
     "unit_name", "workspace_tag",
     "run_task_once", "task_lock",
     "Launcher", "Process", "RunRecord", "Scheduler", "SubprocessLauncher", "run_scheduler",
-    "TASK_NAMES", "ScheduledTask", "TaskName", "check_schedule_settings", "farm_command", "scheduled_tasks",
+    "TASK_NAMES", "ScheduledTask", "TaskName", "farm_command", "scheduled_tasks",
     "task_argv",
 ]

@@ -8,9 +8,9 @@ import sys
 from datetime import datetime, timezone
 
 import catalogs
+from farm.cron import latest_fire_time
 from farm.errors import BusyError, InputError
 from farm.locks import WorkspaceLock
-from farm.schedule._cron import latest_fire_time
 from farm.schedule._tasks import TASK_NAMES, scheduled_tasks
 from farm.workspace import Workspace
 

@@ -34,8 +34,8 @@ from catalogs import (
     insert_schedule_run,
     last_schedule_runs,
 )
+from farm.cron import latest_fire_time, next_fire_time
 from farm.errors import FarmError
-from farm.schedule._cron import latest_fire_time, next_fire_time
 from farm.schedule._install import task_log
 from farm.schedule._tasks import ScheduledTask
 

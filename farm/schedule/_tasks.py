@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from farm.cron import CronExpr
 from farm.errors import InputError
-from farm.schedule._cron import CronExpr
 
 if TYPE_CHECKING:
-    from farm.settings import ScheduleSettings
     from farm.workspace import Workspace
 
 TaskName = Literal["nightly", "publish", "monitor", "cleanup"]
@@ -81,22 +80,12 @@ class ScheduledTask:
                 "on_calendar": list(self.cron_expr.on_calendar())}
 
 
-def check_schedule_settings(schedule: ScheduleSettings, *, source: str | os.PathLike | None = None) -> None:
-    """Raise :class:`InputError` naming ``schedule.<key>`` (and ``source``, the farm.toml)
-    for the first bad cron expression in ``[schedule]``."""
-    for name in TASK_NAMES:
-        try:
-            CronExpr.parse(getattr(schedule, name), key=name)
-        except InputError as err:
-            raise InputError(f"{source}: {err}" if source else str(err)) from None
-
-
 def scheduled_tasks(ws: Workspace, *, farm: tuple[str, ...] | None = None) -> tuple[ScheduledTask, ...]:
     """The workspace's tasks from its ``[schedule]`` settings, every expression checked."""
     from farm.workspace import CONFIG_NAME
 
     schedule = ws.settings.schedule
-    check_schedule_settings(schedule, source=ws.root / CONFIG_NAME)
+    schedule.check_cron(source=ws.root / CONFIG_NAME)
     farm = farm or farm_command()
     return tuple(
         ScheduledTask(name, getattr(schedule, name),

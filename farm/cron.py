@@ -1,5 +1,8 @@
 """Crontab expressions: checked once, turned into APScheduler triggers and systemd ``OnCalendar=`` lines.
 
+A low layer (it imports only farm.errors): farm.settings checks ``[schedule]`` with it when it
+reads farm.toml, and farm.schedule re-exports its names and runs the triggers.
+
 Fire times always come from APScheduler's :class:`CronTrigger`; this module only reads the
 five fields far enough to hand them over correctly and to write them for systemd. Two
 crontab rules need care on the way:

@@ -1,0 +1,123 @@
+"""The uploads ledger after the uploads: a job's state from its uploads, and what platforms still owe about published ones.
+
+A platform may call a video published before it has said everything about it: TikTok gives
+a public post's id only once moderation is done (minutes, sometimes hours), Facebook runs
+its copyright check after the reel is up. Such an upload is ``published`` with ``pending``
+saying what is owed; every publish and monitor pass asks again (:func:`follow_up`) until
+the answer comes: the id (statistics start then), or a copyright block (the upload fails
+with the match as its reason, and counts against the account's health).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import catalogs
+from farm.errors import FarmError, PolicyError
+from farm.platforms import RemoteSession, RemoteState
+from farm.publish._account_tokens import with_token
+from farm.publish._flow import upload_request
+from farm.workspace import Workspace
+
+IN_FLIGHT = ("started", "uploading", "uploaded", "finishing", "processing", "lost")
+"""Ledger states a run resumes (``lost``: the session is gone, nothing published; the marker and account stay)."""
+
+
+def settle_job(ws: Workspace, job_id: int, targets: list[str]) -> str:
+    """The job's state from its uploads: published when every target is done or failed and one is
+    done, failed when all failed, publishing while any is under way, else ready."""
+    with ws.catalog.write() as con:
+        job = catalogs.get_job(con, job_id)
+        rows = {u["platform"]: u for u in catalogs.list_uploads(con, job_id=job_id)}
+        states = [rows[p]["state"] if p in rows else None for p in targets] or [None]
+        done = [s for s in states if s in catalogs.UPLOAD_DONE]
+        if any(s in IN_FLIGHT for s in states):
+            want = "publishing"
+        elif done and all(s in (*catalogs.UPLOAD_DONE, "failed") for s in states):
+            want = "published"
+        elif all(s == "failed" for s in states):
+            want = "failed"
+        else:
+            want = "publishing" if done else "ready"
+        if job["state"] == want:
+            return want
+        if want == "published" and job["state"] == "ready":
+            catalogs.move(con, job_id, "publishing")
+        sets = {}
+        if want == "failed":
+            first = next(rows[p] for p in targets if p in rows)
+            sets = {"error_class": first["error_class"], "error_message": first["error_message"]}
+        elif want == "published":
+            sets = {"error_class": None, "error_message": None}
+        catalogs.move(con, job_id, want, sets=sets)
+        catalogs.log_stage(con, job_id, "publish", status="ok" if want == "published" else "info",
+                           detail=f"{want}: " + ", ".join(f"{p} {rows[p]['state'] if p in rows else 'waiting'}"
+                                                          for p in targets))
+        return want
+
+
+def follow_up(ws: Workspace, runner, *, now: datetime, name: str | None = None) -> list[str]:
+    """Ask the platforms again about published uploads they still owe something about.
+
+    Args:
+        runner: a :class:`farm.publish.StepRunner` (its HTTP client and keyring).
+        name: only this platform's uploads.
+
+    Returns:
+        A line for the user per upload settled or still unanswered.
+    """
+    with ws.catalog.read() as con:
+        rows = catalogs.pending_uploads(con, platform=name)
+        accounts = {a["id"]: a for a in catalogs.list_accounts(con)}
+    lines = []
+    for row in rows:
+        account = accounts.get(row["account_id"])
+        if account is None or account.get("needs_reconnect") or account.get("key_problem"):
+            continue
+        label = f"{row['platform']}:{account['username']}"
+        try:
+            state = _ask(ws, runner, row, account, now=now)
+        except FarmError as err:
+            lines.append(f"job {row['job_id']} -> {label}: its {row['pending']} was not asked for ({err})")
+            continue
+        line = _record(ws, row, state, label=label)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _ask(ws: Workspace, runner, row: dict, account: dict, *, now: datetime) -> RemoteState:
+    with ws.catalog.read() as con:
+        job = catalogs.get_job(con, row["job_id"])
+    request = upload_request(ws, job, row["platform"], account, row)
+    session = RemoteSession.from_dict(row["remote_session"])
+    client = runner.client(row["platform"], account["username"])
+    return with_token(ws, account, client, runner.keyring, lambda token: client.query(token, session, request),
+                      now=now)
+
+
+def _record(ws: Workspace, row: dict, state: RemoteState, *, label: str) -> str | None:
+    """Write what the platform answered; the line for the user (None: still owed, nothing new)."""
+    job_id, name = row["job_id"], row["platform"]
+    if state.status == "failed":
+        err = PolicyError(f"{label}: the platform refused the video after publishing it: {state.reason}",
+                          reason=state.reason)
+        with ws.catalog.write() as con:
+            catalogs.update_upload(con, job_id, name, state="failed", pending=None, error_class=type(err).__name__,
+                                   error_message=str(err)[:2000])
+            catalogs.count_account_error(con, row["account_id"])
+            catalogs.log_stage(con, job_id, "upload", status="failed", detail=str(err)[:2000])
+            targets = [u["platform"] for u in catalogs.list_uploads(con, job_id=job_id)]
+        settle_job(ws, job_id, targets)
+        return f"job {job_id} -> {label}: failed: {err}"
+    if state.status != "published" or state.pending == row["pending"] and not state.remote_id:
+        return None
+    with ws.catalog.write() as con:
+        catalogs.update_upload(con, job_id, name, pending=state.pending, remote_id=state.remote_id or row["remote_id"],
+                               remote_url=state.remote_url or row["remote_url"])
+        catalogs.log_stage(con, job_id, "upload", status="ok",
+                           detail=f"{label}: {row['pending']} settled" + (f": {state.remote_url}" if state.remote_url
+                                                                           else ""))
+    if state.pending:
+        return None
+    return f"job {job_id} -> {label}: its {row['pending']} came: {state.remote_url or state.remote_id or 'settled'}"
