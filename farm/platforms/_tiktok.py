@@ -83,7 +83,8 @@ def tiktok_chunks(size_bytes: int, chunk_bytes: int) -> tuple[int, int]:
         raise InputError(f"tiktok: cannot upload an empty video ({size} bytes)")
     if size <= SINGLE_CHUNK_MAX_BYTES:
         return size, 1
-    chunk = min(max(int(chunk_bytes), CHUNK_MIN_BYTES, -(-size // MAX_CHUNKS)), CHUNK_MAX_BYTES)
+    # at least two chunks (a file this big must be split), each at least 5 MiB, at most 1000 of them
+    chunk = min(max(int(chunk_bytes), CHUNK_MIN_BYTES, -(-size // MAX_CHUNKS)), CHUNK_MAX_BYTES, size // 2)
     count = size // chunk
     if count > MAX_CHUNKS or size - (count - 1) * chunk > LAST_CHUNK_MAX_BYTES:
         raise InputError(f"tiktok: a video of {size} bytes does not fit TikTok's 1000 chunks of at most "

@@ -396,6 +396,8 @@ class UploadFlow:
             try:
                 found = yield from self._call("find")
             except FarmError as find_err:
+                if isinstance(find_err, ScopeError):  # finding it reads the account's uploads: a statistics scope
+                    mark_missing_scope(self.ws, self.account, find_err.scope, str(find_err))
                 return self._done("retry", f"{err}; looking for the video by its marker failed ({find_err}); "
                                            "looked for again next run", error=find_err)
             if found:

@@ -43,13 +43,15 @@ def settle_job(ws: Workspace, job_id: int, targets: list[str]) -> str:
             return want
         if want == "published" and job["state"] == "ready":
             catalogs.move(con, job_id, "publishing")
+        # every post of a published job taken down after publishing (a copyright block): the job failed
+        expect = ("published",) if want == "failed" and job["state"] == "published" else None
         sets = {}
         if want == "failed":
             first = next(rows[p] for p in targets if p in rows)
             sets = {"error_class": first["error_class"], "error_message": first["error_message"]}
         elif want == "published":
             sets = {"error_class": None, "error_message": None}
-        catalogs.move(con, job_id, want, sets=sets)
+        catalogs.move(con, job_id, want, sets=sets, expect=expect)
         catalogs.log_stage(con, job_id, "publish", status="ok" if want == "published" else "info",
                            detail=f"{want}: " + ", ".join(f"{p} {rows[p]['state'] if p in rows else 'waiting'}"
                                                           for p in targets))
