@@ -247,9 +247,10 @@ class Platform:
         return []
 
     def daily_cap_max(self) -> int | None:
-        """The most posts a day an account may be set to: the smallest per-account posts limit."""
-        caps = [lim.most for lim in self.limits if lim.counts == "posts" and lim.per == "account"
-                and isinstance(lim.most, int)]
+        """The most posts a day an account may be set to: what its per-account posts limits allow in 24 hours."""
+        day = timedelta(hours=24)
+        caps = [lim.most if lim.window is None or lim.window >= day else lim.most * (day // lim.window)
+                for lim in self.limits if lim.counts == "posts" and lim.per == "account" and isinstance(lim.most, int)]
         return min(caps) if caps else None
 
     # -- posts ----------------------------------------------------------------------------
