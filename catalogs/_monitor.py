@@ -13,7 +13,7 @@ from catalogs._connect import rows_as_dicts, utcnow
 def published_uploads(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Uploads live on a platform (or a TikTok draft), with their account: what the monitor measures."""
     return rows_as_dicts(con.execute(
-        "SELECT u.job_id, u.platform, u.account_id, u.remote_id, u.remote_url, u.state, u.privacy, u.published_at, "
+        "SELECT u.job_id, u.platform, u.account_id, u.remote_id, u.remote_url, u.state, u.privacy, u.published_at, u.pending, "
         "a.privacy AS account_privacy, a.username FROM uploads u JOIN accounts a ON a.id = u.account_id "
         "WHERE u.state IN ('published', 'inbox') ORDER BY u.account_id, u.job_id"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import struct
@@ -12,6 +13,7 @@ import av
 import numpy as np
 
 import catalogs
+from farm.platforms import platform_names
 from farm.workspace import Workspace, init_workspace
 
 
@@ -52,7 +54,7 @@ def ready_job(ws: Workspace, video: Path, *, platform: str | None, licence: str 
     from farm.ai import fallback_video_text
 
     sha = hashlib.sha256(video.read_bytes()).hexdigest()
-    platforms = [platform] if platform else list(catalogs.PLATFORMS)
+    platforms = [platform] if platform else list(platform_names())
     text = fallback_video_text(title_hint=title, creator="Chị Mai", language="vi", platforms=platforms,
                                reason="test")
     posts = post_metadata(text, platforms, language="vi",
@@ -76,3 +78,26 @@ def token_file(tmp: Path, name: str, value: str) -> Path:
     p = tmp / name
     p.write_text(value + "\n", encoding="utf-8")
     return p
+
+
+def pointed_at(ws: Workspace, *fakes) -> Workspace:
+    """``ws`` with its platform settings pointed at the fake servers (their ``FARM_*`` variables, read
+    as a process started with them reads them), without touching this process's environment."""
+    env: dict[str, str] = {}
+    for fake in fakes:
+        env.update(fake.settings_env())
+    settings = dataclasses.replace(ws.settings, platforms=ws.settings.platforms.with_environment(env))
+    return Workspace(ws.root, settings=settings)
+
+
+def add_facebook(ws: Workspace, tmp: Path, *, username: str, page_id: str = "1001",
+                 token: str = "EAAB-fb-page-SECRET-0", **options) -> dict:
+    """A Facebook account added as ``farm accounts add facebook`` adds it: its Page token checked with
+    debug_token, here by a fake Graph API on loopback that knows the token as ``page_id``'s."""
+    from farm.publish import add_account
+    from fake_platforms import FakeFacebook
+
+    with FakeFacebook() as fb:
+        fb.add_token(token, page_id)
+        return add_account(pointed_at(ws, fb), "facebook", username=username, page_id=page_id,
+                           token_file=token_file(tmp, f"fb-{username}-{page_id}", token), **options)

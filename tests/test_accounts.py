@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 
 import catalogs
 from conftest import run_farm
-from farm.errors import InputError
+from farm.errors import AuthError, InputError, KeyringError
 from farm.publish import (
     Window,
     add_account,
@@ -26,7 +26,8 @@ from farm.publish import (
     rotate_key,
     set_active,
 )
-from publishing import token_file, workspace
+from fake_platforms import FakeFacebook
+from publishing import add_facebook, pointed_at, token_file, workspace
 
 ACCESS = "ya29.A0-access-SECRET-7f3c9e"
 REFRESH = "1//0g-refresh-SECRET-41ab"
@@ -52,16 +53,33 @@ def ws(tmp_path, monkeypatch):
     return workspace(tmp_path / "ws")
 
 
-def test_init_makes_a_private_key_file(ws):
-    path = key_file(ws.state_dir)
+def test_init_makes_a_private_key_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("FARM_SECRET_KEYS", raising=False)
+    proc = run_farm("init", str(tmp_path / "cli"))
+    assert proc.returncode == 0, proc.stderr
+    path = key_file(tmp_path / "cli" / ".farm")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_keyring(ws.state_dir).size == 1
+    assert load_keyring(path.parent).size == 1
+
+
+def test_the_key_file_is_made_when_the_first_token_is_stored(ws, tmp_path):
+    """A workspace made by the library has no key yet; storing the first token makes it (0600)."""
+    path = key_file(ws.state_dir)
+    assert not path.exists()
+    add_account(ws, "local", username="by_hand", token_file=None)  # the outbox takes no token: no key
+    assert not path.exists()
+    acc = add_account(ws, "tiktok", username="tt", token_file=token_file(tmp_path, "t", ACCESS))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and load_keyring(ws.state_dir).size == 1
+    key = path.read_text()
+    add_account(ws, "youtube", username="yt", token_file=token_file(tmp_path, "y", ACCESS))
+    assert path.read_text() == key  # the same key for every token
+    assert load_tokens(ws, acc).access_token.reveal() == ACCESS
 
 
 def test_tokens_are_encrypted_and_never_shown(ws, tmp_path):
     tok = token_file(tmp_path, "yt.json", json.dumps({"access_token": ACCESS, "refresh_token": REFRESH,
                                                       "expires_in": 3599}))
-    acc = add_account(ws, "youtube", name="shop_vn", token_file=tok, daily_cap=5, window="08:00-22:00")
+    acc = add_account(ws, "youtube", username="shop_vn", token_file=tok, daily_cap=5, window="08:00-22:00")
     assert acc["username"] == "shop_vn" and "token_blob" not in acc
     tok.unlink()
     # nowhere in the workspace (the DuckDB file, its WAL, logs, settings) is the token's plaintext
@@ -81,17 +99,17 @@ def test_tokens_are_encrypted_and_never_shown(ws, tmp_path):
 
 
 def test_a_wrong_key_is_a_clear_error(ws, tmp_path, monkeypatch):
-    acc = add_account(ws, "tiktok", name="tt", token_file=token_file(tmp_path, "t", ACCESS))
+    acc = add_account(ws, "tiktok", username="tt", token_file=token_file(tmp_path, "t", ACCESS))
     monkeypatch.setenv("FARM_SECRET_KEYS", Fernet.generate_key().decode())
-    with pytest.raises(InputError, match="cannot be decrypted") as info:
+    with pytest.raises(KeyringError, match="cannot be decrypted") as info:  # an AuthError: nothing is sent
         load_tokens(ws, acc)
-    assert ACCESS not in str(info.value)
+    assert ACCESS not in str(info.value) and "reconnect" in str(info.value)
 
 
 def test_keys_from_the_environment(ws, tmp_path, monkeypatch):
     k1, k2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("FARM_SECRET_KEYS", k1)
-    acc = add_account(ws, "tiktok", name="tt", token_file=token_file(tmp_path, "t", ACCESS))
+    acc = add_account(ws, "tiktok", username="tt", token_file=token_file(tmp_path, "t", ACCESS))
     monkeypatch.setenv("FARM_SECRET_KEYS", f"{k2},{k1}")  # a new key in front; the old one still decrypts
     assert load_tokens(ws, acc).access_token.reveal() == ACCESS
     out = rotate_key(ws)
@@ -101,7 +119,7 @@ def test_keys_from_the_environment(ws, tmp_path, monkeypatch):
 
 
 def test_rotate_key_re_encrypts_under_a_new_key_file(ws, tmp_path):
-    acc = add_account(ws, "youtube", name="yt", token_file=token_file(tmp_path, "a", ACCESS),
+    acc = add_account(ws, "youtube", username="yt", token_file=token_file(tmp_path, "a", ACCESS),
                       refresh_token_file=token_file(tmp_path, "r", REFRESH))
     before_key = key_file(ws.state_dir).read_text()
     with ws.catalog.read() as con:
@@ -121,7 +139,8 @@ def test_rotate_key_re_encrypts_under_a_new_key_file(ws, tmp_path):
         Fernet(before_key.strip().encode()).decrypt(after[0])
 
 
-def test_a_readable_key_file_is_refused(ws):
+def test_a_readable_key_file_is_refused(ws, tmp_path):
+    add_account(ws, "tiktok", username="tt", token_file=token_file(tmp_path, "t", ACCESS))  # makes the key file
     os.chmod(key_file(ws.state_dir), 0o644)
     with pytest.raises(InputError, match="chmod 600"):
         load_keyring(ws.state_dir)
@@ -130,25 +149,46 @@ def test_a_readable_key_file_is_refused(ws):
 def test_add_checks_its_options(ws, tmp_path):
     tok = token_file(tmp_path, "t", ACCESS)
     with pytest.raises(InputError, match="--page-id"):
-        add_account(ws, "facebook", name="page", token_file=tok)
+        add_account(ws, "facebook", username="page", token_file=tok)
     with pytest.raises(InputError, match="Supported: public"):
-        add_account(ws, "facebook", name="page", token_file=tok, page_id="1", privacy="self-only")
+        add_account(ws, "facebook", username="page", token_file=tok, page_id="1", privacy="self-only")
     with pytest.raises(InputError, match="HH:MM-HH:MM"):
-        add_account(ws, "tiktok", name="t", token_file=tok, window="8-22")
+        add_account(ws, "tiktok", username="t", token_file=tok, window="8-22")
     with pytest.raises(InputError, match="1 to 30"):
-        add_account(ws, "facebook", name="page", token_file=tok, page_id="1", daily_cap=40)
+        add_account(ws, "facebook", username="page", token_file=tok, page_id="1", daily_cap=40)
     with pytest.raises(InputError, match="needs --token-file"):
-        add_account(ws, "youtube", name="y", token_file=None)
+        add_account(ws, "youtube", username="y", token_file=None)
     with pytest.raises(InputError, match="no such token file"):
-        add_account(ws, "youtube", name="y", token_file=tmp_path / "missing")
-    first = add_account(ws, "tiktok", name="t", token_file=tok, daily_cap=7)
+        add_account(ws, "youtube", username="y", token_file=tmp_path / "missing")
+    first = add_account(ws, "tiktok", username="t", token_file=tok, daily_cap=7)
     mark_reconnect(ws, first, "refused")
-    again = add_account(ws, "tiktok", name="t", token_file=token_file(tmp_path, "t2", "new-token-value"))
+    again = add_account(ws, "tiktok", username="t", token_file=token_file(tmp_path, "t2", "new-token-value"))
     assert again["reconnected"] and again["id"] == first["id"] and again["daily_cap"] == 7
     assert not again["needs_reconnect"] and load_tokens(ws, again).access_token.reveal() == "new-token-value"
     proc = run_farm("--workspace", str(ws.root), "accounts", "add", "tiktok", "--name", "x", "--token-file",
                     str(tmp_path / "nope"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "nope" in proc.stderr
+
+
+def test_a_facebook_page_token_without_publishing_permissions_or_dead_is_not_stored(ws, tmp_path):
+    """debug_token decides before anything is stored (test_connect covers user, short-lived and other
+    Pages' tokens): a token without the publishing permissions and one Facebook does not know are refused."""
+    with FakeFacebook() as fb:
+        fb.add_token("EAAB-noperm-SECRET-3", "1001", scopes=("pages_show_list", "read_insights"))
+        there = pointed_at(ws, fb)
+
+        def add(value: str) -> dict:
+            return add_account(there, "facebook", username="page", page_id="1001",
+                               token_file=token_file(tmp_path, "fb", value))
+
+        with pytest.raises(InputError, match="lacks pages_manage_posts, pages_read_engagement"):
+            add("EAAB-noperm-SECRET-3")
+        with pytest.raises(AuthError, match="not valid") as dead:
+            add("EAAB-unknown-SECRET-5")
+        assert "SECRET" not in str(dead.value)
+        assert [route for _, route, _ in fb.requests] == ["debug", "debug"]
+    assert list_account_rows(ws) == []  # nothing refused was stored
+    assert not key_file(ws.state_dir).exists()  # not even a key for it
 
 
 def test_token_file_forms(tmp_path):
@@ -165,34 +205,57 @@ def test_token_file_forms(tmp_path):
 
 def test_list_says_what_the_platforms_will_do_and_who_needs_a_reconnect(ws, tmp_path):
     tok = token_file(tmp_path, "t", ACCESS)
-    add_account(ws, "youtube", name="yt", token_file=tok)
-    add_account(ws, "tiktok", name="tt", token_file=tok)
-    add_account(ws, "tiktok", name="drafts", token_file=tok, privacy="inbox")
-    fb = add_account(ws, "facebook", name="page", token_file=tok, page_id="1001")
+    add_account(ws, "youtube", username="yt", token_file=tok)
+    add_account(ws, "tiktok", username="tt", token_file=tok)
+    add_account(ws, "tiktok", username="drafts", token_file=tok, privacy="inbox")
+    fb = add_facebook(ws, tmp_path, username="page", page_id="1001")
     mark_reconnect(ws, fb, "Facebook error 190: the Page token was revoked")
     rows = {r["name"]: r for r in list_account_rows(ws)}
-    assert "private" in " ".join(rows["yt"]["notes"])
-    assert "self-only" in " ".join(rows["tt"]["notes"]) and rows["tt"]["effective_privacy"] == "self-only"
-    assert "inbox" in " ".join(rows["drafts"]["notes"])
-    assert rows["page"]["state"] == "reconnect" and "reconnect" in " ".join(rows["page"]["notes"])
+    assert {r["state"] for r in rows.values()} <= {"connected", "reconnect", "disabled"}
+    # a consent screen left in Testing kills Google refresh tokens after 7 days: said for every YouTube account
+    consent = " ".join(rows["yt"]["warnings"])
+    assert "Testing" in consent and "7 days" in consent and "youtube_consent_published" in consent
+    assert "private until" not in consent  # Google no longer forces unverified projects' uploads private
+    assert rows["yt"]["state"] == "connected" and rows["yt"]["token"] == "active"
+    assert "self-only" in " ".join(rows["tt"]["warnings"]) and rows["tt"]["effective_privacy"] == "self-only"
+    assert "inbox" in " ".join(rows["drafts"]["warnings"])
+    assert rows["page"]["state"] == "reconnect" and rows["page"]["token"] == "reconnect"
+    assert "reconnect" in " ".join(rows["page"]["warnings"]) and "190" in " ".join(rows["page"]["warnings"])
     proc = run_farm("--workspace", str(ws.root), "accounts", "list")
-    assert "reconnect" in proc.stdout and "private until" in proc.stdout and "self-only" in proc.stdout
-    # a Page token about to expire is said before it dies
+    assert proc.returncode == 0, proc.stderr
+    # a table, then every warning whole on a line of its own, named by its account
+    lines = proc.stdout.splitlines()
+    for name, row in rows.items():
+        for warning in row["warnings"]:
+            assert f"{row['platform']}:{name}: {warning}" in lines
+    assert "reconnect" in proc.stdout and "Testing" in proc.stdout and "self-only" in proc.stdout
+    # a Page token about to expire is said before it dies: still connected, its token expiring
     with ws.catalog.write() as con:
         catalogs.update_account(con, fb["id"], needs_reconnect=False,
                                 token_expires_at=catalogs.utcnow() + timedelta(days=2))
     page = next(r for r in list_account_rows(ws) if r["name"] == "page")
-    assert page["state"] == "expiring" and "reconnect" in " ".join(page["notes"])
+    assert page["state"] == "connected" and page["token"] == "expiring"
+    assert "reconnect" in " ".join(page["warnings"])
+
+
+def test_a_published_consent_screen_drops_the_testing_warning(ws, tmp_path):
+    add_account(ws, "youtube", username="yt", token_file=token_file(tmp_path, "t", ACCESS))
+    assert any("Testing" in w for w in list_account_rows(ws)[0]["warnings"])
+    (ws.root / "farm.toml").write_text("[platforms]\nyoutube_consent_published = true\n", encoding="utf-8")
+    from farm.workspace import Workspace
+
+    assert not any("Testing" in w for w in list_account_rows(Workspace(ws.root))[0]["warnings"])
 
 
 def test_disable_enable_remove(ws, tmp_path):
     tok = token_file(tmp_path, "t", ACCESS)
-    add_account(ws, "tiktok", name="tt", token_file=tok)
-    add_account(ws, "youtube", name="tt", token_file=tok)
+    add_account(ws, "tiktok", username="tt", token_file=tok)
+    add_account(ws, "youtube", username="tt", token_file=tok)
     with pytest.raises(InputError, match="several accounts"):
         set_active(ws, "tt", False)
     assert not set_active(ws, "tiktok:tt", False)["active"]
-    assert list_account_rows(ws)[0]["state"] in ("disabled", "active")
+    assert {(r["platform"], r["state"]) for r in list_account_rows(ws)} == {("tiktok", "disabled"),
+                                                                           ("youtube", "connected")}
     assert set_active(ws, "tiktok:tt", True)["active"]
     remove_account(ws, "youtube:tt")
     assert [r["platform"] for r in list_account_rows(ws)] == ["tiktok"]
@@ -211,6 +274,6 @@ def test_window_wraps_past_midnight():
 
 def test_an_expired_token_without_refresh_token_needs_a_reconnect(ws, tmp_path):
     tok = token_file(tmp_path, "t", json.dumps({"access_token": ACCESS, "expires_at": "2020-01-01T00:00:00Z"}))
-    add_account(ws, "youtube", name="old", token_file=tok)
+    add_account(ws, "youtube", username="old", token_file=tok)
     [row] = list_account_rows(ws)
-    assert row["state"] == "reconnect" and "expired" in " ".join(row["notes"])
+    assert row["state"] == "reconnect" and "expired" in " ".join(row["warnings"])

@@ -21,8 +21,7 @@ import pytest
 
 import catalogs
 from farm.errors import InputError
-from farm.publish import ConnectOptions, connect_account, list_account_rows, load_tokens, pkce_pair
-from farm.publish._connect import ConnectError
+from farm.publish import ConnectError, ConnectOptions, connect_account, list_account_rows, load_tokens, pkce_pair
 from farm.workspace import Workspace
 from fake_oauth import challenge_of
 from fake_platforms import FakeFacebook, FakeTikTok, FakeYouTube

@@ -91,6 +91,7 @@ def test_youtube_settings_env(yt):
     assert env == {"FARM_YOUTUBE_API_BASE": yt.base_url + "/youtube/v3",
                    "FARM_YOUTUBE_UPLOAD_BASE": yt.base_url + "/upload/youtube/v3",
                    "FARM_YOUTUBE_TOKEN_URL": yt.base_url + "/token",
+                   "FARM_YOUTUBE_AUTH_URL": yt.base_url + "/o/oauth2/v2/auth",
                    "FARM_YOUTUBE_CLIENT_ID": "cid", "FARM_YOUTUBE_CLIENT_SECRET": "csecret"}
     assert yt.base_url.startswith("http://127.0.0.1:")
 
@@ -370,7 +371,8 @@ def tt_status(client, tt, publish_id, token="access-1"):
 
 def test_tiktok_settings_and_creator_info(tt, client):
     assert tt.settings_env() == {"FARM_TIKTOK_API_BASE": tt.base_url, "FARM_TIKTOK_CLIENT_KEY": "ckey",
-                                 "FARM_TIKTOK_CLIENT_SECRET": "csecret"}
+                                 "FARM_TIKTOK_CLIENT_SECRET": "csecret",
+                                 "FARM_TIKTOK_AUTH_URL": tt.base_url + "/v2/auth/authorize/"}
     r = tt_call(client, tt, "/v2/post/publish/creator_info/query/")
     body = r.json()
     assert r.status_code == 200 and body["error"]["code"] == "ok"
@@ -380,11 +382,18 @@ def test_tiktok_settings_and_creator_info(tt, client):
     assert r.status_code == 401 and r.json()["error"]["code"] == "access_token_invalid"
 
 
+# The Media Transfer Guide's MB read both ways: chunks of at least 5 MiB and at most 64,000,000 bytes, one
+# chunk for a video of at most 64,000,000 bytes, several for a larger one, the last at most 128,000,000.
 @pytest.mark.parametrize("size, chunk, count, ok", [
     (1000, 1000, 1, True), (1000, 500, 2, False), (5 * MIB - 1, 5 * MIB - 1, 1, True),
     (11 * MIB, 5 * MIB, 2, True), (11 * MIB, 5 * MIB, 3, False), (11 * MIB, 4 * MIB, 2, False),
-    (10 * MIB, 10 * MIB, 1, True), (65 * MIB, 65 * MIB, 1, False), (130 * MIB, 64 * MIB, 3, False),
-    (127 * MIB, 64 * MIB, 1, True),
+    (10 * MIB, 10 * MIB, 1, True), (64_000_000, 64_000_000, 1, True), (64_000_001, 64_000_001, 1, False),
+    (65 * MIB, 65 * MIB, 1, False), (130 * MIB, 64 * MIB, 3, False),
+    (130 * MIB, 64 * MIB, 2, False),  # 64 MiB is over 64,000,000 bytes
+    (130 * MIB, 64_000_000, 2, True),
+    (127 * MIB, 64 * MIB, 1, False),  # over 64 MB: never one chunk
+    (127 * MIB, 5 * MIB, 25, True), (300 * MIB, 64_000_000, 4, True),
+    (129_000_000, 64_000_000, 2, True), (1001 * 5 * MIB, 5 * MIB, 1001, False),  # at most 1000 chunks
 ])
 def test_tiktok_chunk_rules(size, chunk, count, ok):
     assert (tiktok_chunk_error(size, chunk, count) is None) is ok
@@ -413,15 +422,22 @@ def test_tiktok_upload_and_publish(tt, client):
 
 
 def test_tiktok_chunks_in_order_and_drop(tt, client):
-    size, chunk = 10 * MIB, 5 * MIB
-    url = tt_init(client, tt, size, chunk, 2).json()["data"]["upload_url"]
-    assert tt_put(client, url, data_of(chunk), chunk, size).status_code == 400  # out of order
+    size, chunk = 15 * MIB, 5 * MIB
+    url = tt_init(client, tt, size, chunk, 3).json()["data"]["upload_url"]
+    r = tt_put(client, url, data_of(chunk), chunk, size)  # out of order: 416, and what TikTok holds (nothing)
+    assert r.status_code == 416 and r.headers["Content-Range"] == f"bytes */{size}"
     assert tt_put(client, url, data_of(MIB), 0, size).status_code == 400  # not the whole chunk
     tt.fail("chunk", "drop")
     with pytest.raises(httpx.TransportError):
         tt_put(client, url, data_of(chunk), 0, size)
     assert tt.posts[0]["uploaded_bytes"] == 0
     assert tt_put(client, url, data_of(chunk), 0, size).status_code == 206
+    r = tt_put(client, url, data_of(chunk), 0, size)  # the same chunk again (its answer was lost): kept once
+    assert r.status_code == 206 and r.headers["Content-Range"] == f"bytes 0-{chunk - 1}/{size}"
+    assert tt.posts[0]["uploaded_bytes"] == chunk
+    r = tt_put(client, url, data_of(chunk), 2 * chunk, size)  # a chunk skipped: 416 with TikTok's progress
+    assert r.status_code == 416 and r.headers["Content-Range"] == f"bytes 0-{chunk - 1}/{size}"
+    assert tt.posts[0]["uploaded_bytes"] == chunk
 
 
 def test_tiktok_lose_after_the_last_chunk(tt, client):
@@ -517,10 +533,11 @@ def fb():
 
 
 AUTH = {"Authorization": "OAuth page-tok"}
+GRAPH = "/v27.0"  # the Graph API version the fake speaks (settings_env names it)
 
 
 def fb_start(client, fb, page="1001", headers=AUTH):
-    return client.post(f"{fb.base_url}/v24.0/{page}/video_reels", data={"upload_phase": "start"}, headers=headers)
+    return client.post(f"{fb.base_url}{GRAPH}/{page}/video_reels", data={"upload_phase": "start"}, headers=headers)
 
 
 def fb_upload(client, url, data, offset, size, headers=AUTH):
@@ -529,11 +546,11 @@ def fb_upload(client, url, data, offset, size, headers=AUTH):
 
 
 def fb_status(client, fb, vid, headers=AUTH):
-    return client.get(f"{fb.base_url}/v24.0/{vid}", params={"fields": "status"}, headers=headers)
+    return client.get(f"{fb.base_url}{GRAPH}/{vid}", params={"fields": "status"}, headers=headers)
 
 
 def fb_finish(client, fb, vid, page="1001", description="Cool tee #tee"):
-    return client.post(f"{fb.base_url}/v24.0/{page}/video_reels", headers=AUTH, data={
+    return client.post(f"{fb.base_url}{GRAPH}/{page}/video_reels", headers=AUTH, data={
         "upload_phase": "finish", "video_id": vid, "video_state": "PUBLISHED", "description": description})
 
 
@@ -545,11 +562,14 @@ def fb_reel(client, fb, size=1000):
 
 
 def test_facebook_reel_happy_path(fb, client):
-    assert fb.settings_env() == {"FARM_FACEBOOK_GRAPH_BASE": fb.base_url + "/v24.0",
-                                 "FARM_FACEBOOK_UPLOAD_BASE": fb.base_url + "/video-upload/v24.0"}
+    assert fb.settings_env() == {"FARM_FACEBOOK_GRAPH_BASE": fb.base_url + "/{version}",
+                                 "FARM_FACEBOOK_UPLOAD_BASE": fb.base_url + "/video-upload/{version}",
+                                 "FARM_FACEBOOK_AUTH_URL": fb.base_url + "/{version}/dialog/oauth",
+                                 "FARM_FACEBOOK_GRAPH_VERSION": "v27.0",
+                                 "FARM_FACEBOOK_APP_ID": "fbapp", "FARM_FACEBOOK_APP_SECRET": "fbsecret"}
     r = fb_start(client, fb)
     vid, url = r.json()["video_id"], r.json()["upload_url"]
-    assert vid.isdigit() and url == f"{fb.base_url}/video-upload/v24.0/{vid}"
+    assert vid.isdigit() and url == f"{fb.base_url}/video-upload/v27.0/{vid}"
     st = fb_status(client, fb, vid).json()["status"]
     assert st["uploading_phase"] == {"status": "not_started", "bytes_transferred": 0}
     video = data_of(5000)
@@ -577,7 +597,7 @@ def test_facebook_auth(fb, client):
     fb.expire("page-tok")
     r = fb_start(client, fb)
     assert r.json()["error"]["code"] == 190 and r.json()["error"]["error_subcode"] == 463
-    r = client.post(f"{fb.base_url}/v24.0/1001/video_reels", data={"upload_phase": "start", "access_token": "x"})
+    r = client.post(f"{fb.base_url}{GRAPH}/1001/video_reels", data={"upload_phase": "start", "access_token": "x"})
     assert r.status_code == 400
 
 

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import catalogs
-from farm.cli._main import main as farm_main
+from farm.cli import main as farm_main
 from farm.errors import PolicyError, RetryableError
 from farm.platforms import (
     AccountInfo,

@@ -12,7 +12,7 @@ import pytest
 import catalogs
 from farm.monitor import account_health, conditions, deliver_webhooks, engagement_rate, sync_alerts
 from farm.publish import add_account
-from publishing import token_file, workspace
+from publishing import add_facebook, token_file, workspace
 
 NOW = datetime(2026, 11, 27, 6, 30)
 
@@ -33,9 +33,9 @@ def month(tmp_path, monkeypatch):
     ws = workspace(tmp_path / "ws")
     tok = token_file(tmp_path, "t", "tok")
     ref = token_file(tmp_path, "r", "ref")  # refreshable: their tokens are not about to die
-    yt = add_account(ws, "youtube", name="kenh_vn", token_file=tok, refresh_token_file=ref, daily_cap=2)
-    tt = add_account(ws, "tiktok", name="shop_vn", token_file=tok, refresh_token_file=ref, daily_cap=5)
-    fb = add_account(ws, "facebook", name="trang", token_file=tok, page_id="1", daily_cap=3)
+    yt = add_account(ws, "youtube", username="kenh_vn", token_file=tok, refresh_token_file=ref, daily_cap=2)
+    tt = add_account(ws, "tiktok", username="shop_vn", token_file=tok, refresh_token_file=ref, daily_cap=5)
+    fb = add_facebook(ws, tmp_path, username="trang", page_id="1", daily_cap=3)  # a long-lived Page token
     job = iter(range(1, 10000))
     snapshots = []
     with ws.catalog.write() as con:
@@ -225,9 +225,9 @@ def test_monitor_fetches_statistics_through_the_platforms(tmp_path, monkeypatch)
         env = {**yt.settings_env(), **ft.settings_env()}
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        add_account(ws, "youtube", name="kenh", token_file=token_file(tmp_path, "y", "yt-tok"),
+        add_account(ws, "youtube", username="kenh", token_file=token_file(tmp_path, "y", "yt-tok"),
                     refresh_token_file=token_file(tmp_path, "yr", "yt-ref"), min_gap_min=0)
-        add_account(ws, "tiktok", name="shop", token_file=token_file(tmp_path, "t", "tt-tok"),
+        add_account(ws, "tiktok", username="shop", token_file=token_file(tmp_path, "t", "tt-tok"),
                     refresh_token_file=token_file(tmp_path, "tr", "tt-ref"), min_gap_min=0)
         ready_job(ws, vertical_video(ws.out_dir / "a.mp4"), platform="youtube")
         ready_job(ws, vertical_video(ws.out_dir / "b.mp4"), platform="tiktok")
@@ -325,7 +325,7 @@ def test_metric_files_from_before_the_new_columns_do_not_stop_the_monitor(tmp_pa
 
     monkeypatch.delenv("FARM_SECRET_KEYS", raising=False)
     ws = workspace(tmp_path / "ws")
-    add_account(ws, "youtube", name="yt", token_file=token_file(tmp_path, "t", "tok"))
+    add_account(ws, "youtube", username="yt", token_file=token_file(tmp_path, "t", "tok"))
     catalogs.append_metrics(ws.metrics_dir, "metrics", [{"upload": "1:youtube", "at": NOW, "views": 5, "likes": 1,
                                                          "comments": 0, "shares": None, "engagement_rate": 0.2}])
     doc = monitor_once(ws, now=lambda: NOW, log=lambda line: None)

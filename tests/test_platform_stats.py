@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from farm.errors import AuthError, InputError, PolicyError, QuotaError, RetryableError
+from farm.errors import AuthError, InputError, PolicyError, QuotaError, RetryableError, ScopeError
 from farm.platforms import (
     REELS_METRICS,
     TIKTOK_STATS_BATCH,
@@ -271,7 +271,8 @@ def test_facebook_insights_one_request_per_reel(fb):
     stats = connect(FacebookClient, fb).video_stats(TOKEN, reels)
     calls = stats_calls(fb)
     assert len(calls) == 3
-    assert [urlsplit(c).path for c in calls] == [f"/v24.0/{r}/video_insights" for r in reels]
+    # The Graph API version comes from settings ({version} in the base URL).
+    assert [urlsplit(c).path for c in calls] == [f"/v27.0/{r}/video_insights" for r in reels]
     assert all(query_of(c) == {"metric": ",".join(REELS_METRICS), "period": "lifetime"} for c in calls)
     assert REELS_METRICS == ("blue_reels_play_count", "post_video_likes_by_reaction_type", "post_video_social_actions")
     # 40 reactions (30 like + 10 love) are the likes; no SHARE bucket in the answer means none.
@@ -319,13 +320,37 @@ def test_facebook_retries_then_maps_errors(fb):
     fb.fail("stats", "auth190")
     with pytest.raises(AuthError) as auth190:
         connect(FacebookClient, fb).video_stats(TOKEN, [reel])
-    other = fb.add_reel(page_id="2002")  # another Page's reel: the token may not read it
-    with pytest.raises(PolicyError) as policy:
+    other = fb.add_reel(page_id="2002")  # another Page's reel: the token may not read it (#200)
+    with pytest.raises(ScopeError) as scope:
         connect(FacebookClient, fb).video_stats(TOKEN, [other])
+    assert scope.value.scope == "read_insights"
+    fb.fail("stats", 400)  # (#100) Invalid parameter: refused, not retried
+    with pytest.raises(PolicyError) as policy:
+        connect(FacebookClient, fb).video_stats(TOKEN, [reel])
     fb.revoke(TOKEN_VALUE)
     with pytest.raises(AuthError) as auth:
         connect(FacebookClient, fb).video_stats(TOKEN, [reel])
-    assert_token_kept_out(fb, auth190.value, policy.value, auth.value)
+    assert_token_kept_out(fb, auth190.value, scope.value, policy.value, auth.value)
+
+
+def test_facebook_a_retired_metric_costs_only_itself(fb):
+    """Meta retires an insights metric: the request naming it fails whole (#100), so the metrics are
+    asked one by one; the others still count, and the retired one is reported and not asked again."""
+    reels = [fb.add_reel(), fb.add_reel()]
+    fb.set_stats(reels[0], views=1500, likes=40, comments=7, shares=3)
+    fb.retired = {"post_video_likes_by_reaction_type"}
+    client = connect(FacebookClient, fb)
+    stats = client.video_stats(TOKEN, reels)
+    assert stats[reels[0]] == VideoStats(reels[0], True, views=1500, likes=None, comments=7, shares=3,
+                                         note="Facebook gave no likes")
+    retired = client.newly_retired()
+    assert list(retired) == ["post_video_likes_by_reaction_type"] and "valid insights metric" in retired[
+        "post_video_likes_by_reaction_type"]
+    calls = [query_of(c)["metric"] for c in stats_calls(fb)]
+    # first reel: all three (refused), then one by one; second reel: the two left, in one request
+    assert calls == [",".join(REELS_METRICS), *REELS_METRICS,
+                     "blue_reels_play_count,post_video_social_actions"]
+    assert_token_kept_out(fb)
 
 
 def test_facebook_refuses_an_id_that_is_not_a_graph_id(fb):
@@ -338,8 +363,8 @@ def test_facebook_refuses_an_id_that_is_not_a_graph_id(fb):
 
 
 def test_local_outbox_has_no_statistics(tmp_path):
-    client = client_for("local", None, None, outbox=tmp_path)  # type: ignore[arg-type]
-    assert isinstance(client, LocalClient)
+    client = client_for("local", None, None, root=tmp_path, account="me")  # type: ignore[arg-type]
+    assert isinstance(client, LocalClient) and client.outbox == tmp_path / "outbox" / "me"
     assert client.video_stats(TOKEN, ["rf-1.mp4"]) == {
         "rf-1.mp4": VideoStats("rf-1.mp4", False, note="posted by hand: no statistics")}
 

@@ -11,7 +11,7 @@ import duckdb
 import catalogs
 from farm.publish import Planner, add_account
 from farm.settings import PlatformSettings, PublishSettings, Settings
-from publishing import token_file, workspace
+from publishing import add_facebook, token_file, workspace
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -22,12 +22,13 @@ def test_a_simulated_week_respects_every_limit(tmp_path):
     # tokens good for years: the simulated week lies ahead of the real clock
     tok = token_file(tmp_path, "t", '{"access_token": "token-value", "expires_at": "2035-01-01T00:00:00Z"}')
     accounts = {
-        "yt1": add_account(ws, "youtube", name="yt1", token_file=tok, daily_cap=5, min_gap_min=60,
+        "yt1": add_account(ws, "youtube", username="yt1", token_file=tok, daily_cap=5, min_gap_min=60,
                            window="08:00-22:00"),
-        "yt2": add_account(ws, "youtube", name="yt2", token_file=tok, daily_cap=5, min_gap_min=90),
-        "tt1": add_account(ws, "tiktok", name="tt1", token_file=tok, daily_cap=40, min_gap_min=0),
-        "fb1": add_account(ws, "facebook", name="fb1", token_file=tok, page_id="1", daily_cap=30, min_gap_min=0,
-                           window="20:00-04:00"),
+        "yt2": add_account(ws, "youtube", username="yt2", token_file=tok, daily_cap=5, min_gap_min=90),
+        "tt1": add_account(ws, "tiktok", username="tt1", token_file=tok, daily_cap=40, min_gap_min=0),
+        # a long-lived Page token (it never expires), checked with debug_token as `accounts add` does
+        "fb1": add_facebook(ws, tmp_path, username="fb1", page_id="1", daily_cap=30, min_gap_min=0,
+                            window="20:00-04:00"),
     }
     by_id = {a["id"]: name for name, a in accounts.items()}
     settings = Settings(platforms=PlatformSettings(youtube_daily_uploads=7),
@@ -92,3 +93,23 @@ def test_a_simulated_week_respects_every_limit(tmp_path):
     assert all(sum(1 for u in fb if t - timedelta(hours=24) < u <= t) <= 30 for t in fb)
     # round robin: the two YouTube channels share the work
     assert abs(len(posts["yt1"]) - len(posts["yt2"])) <= 7
+
+
+def test_one_pass_spreads_its_jobs_evenly_over_the_accounts_with_room(tmp_path):
+    """Within one pass, N jobs over K accounts with room go ceil(N/K) or floor(N/K) each, in turn."""
+    ws = workspace(tmp_path / "ws")
+    tok = token_file(tmp_path, "t", "token-value")
+    for name in ("a", "b", "c"):
+        add_account(ws, "tiktok", username=name, token_file=tok, daily_cap=40, min_gap_min=0)
+    add_account(ws, "tiktok", username="full", token_file=tok, daily_cap=1, min_gap_min=0)
+    with ws.catalog.read() as con:
+        planner = Planner(con, ws.settings, now=catalogs.utcnow())
+        targets = [planner.choose(job_id, "tiktok") for job_id in range(1, 9)]
+    picked = [t.account["username"] for t in targets]
+    # "full" takes one (its cap), then the other three share the rest in turn
+    assert sorted(picked.count(n) for n in ("a", "b", "c", "full")) == [1, 2, 2, 3]
+    assert picked.count("full") == 1
+    assert all(picked[i] != picked[i + 1] for i in range(len(picked) - 1))  # nobody twice in a row
+    assert targets[0].reasons[0].endswith("chosen (its turn of 4 with room)")
+    assert targets[-1].reasons[0].endswith("chosen (its turn of 3 with room)")
+    assert any("daily cap reached" in r for r in targets[-1].reasons)

@@ -126,20 +126,31 @@ def _fetch(ws: Workspace, runner, acc: dict, privacy: dict[str, str], run: Stats
 
     try:
         stats = ask(list(privacy))
-    except (QuotaError, AuthError, ScopeError):
+    except (QuotaError, AuthError):
         raise
     except FarmError as err:
-        stats = {}
-        for rid in privacy:
-            try:
-                stats.update(ask([rid]))
-            except (QuotaError, AuthError, ScopeError):
-                raise
-            except FarmError as one:
-                run.problems.append(f"{label}: video {rid}: statistics refused ({one})")
-        if not stats:
-            raise err
+        if len(privacy) == 1:
+            raise
+        stats = _one_by_one(ask, privacy, run, label=label, first=err)
     _record(ws, acc, client, len(privacy), run, now=now)
+    return stats
+
+
+def _one_by_one(ask, privacy: dict[str, str], run: StatsRun, *, label: str, first: FarmError) -> dict:
+    """Each video asked on its own: a video refused (another Page's, deleted) is a problem of its own;
+    only when every video is refused does the account's error stand (a scope it lacks, say)."""
+    stats: dict = {}
+    refused: list[FarmError] = []
+    for rid in privacy:
+        try:
+            stats.update(ask([rid]))
+        except (QuotaError, AuthError):
+            raise
+        except FarmError as one:
+            refused.append(one)
+            run.problems.append(f"{label}: video {rid}: statistics refused ({one})")
+    if not stats:
+        raise next((e for e in refused if isinstance(e, ScopeError)), first)
     return stats
 
 
@@ -171,8 +182,12 @@ def _row(u: dict, acc: dict, stats: dict, *, now: datetime) -> dict:
         row["note"] = f"a draft in the {descriptor.label} inbox: no statistics until it is posted"
     elif not descriptor.stats.available:
         row["note"] = "posted by hand: no statistics"
+    elif not u["remote_id"] and u.get("pending"):
+        row["note"] = f"no {u['pending']} yet (the platform is still reviewing the post)"
     elif not u["remote_id"]:
-        row["note"] = "no public id yet (the platform is still reviewing the post)"
+        privacy = u.get("privacy") or "public"
+        row["note"] = (f"{privacy} post: {descriptor.label} gives no statistics" if privacy != "public"
+                       else "the platform gave no id for it")
     elif st is None:
         row["note"] = "not measured this run"
     else:

@@ -29,9 +29,9 @@ TextUnit = Literal["chars", "utf8_bytes", "utf16_units"]
 AspectRule = Literal["any", "9:16"]
 ASPECT_RULES: tuple[str, ...] = ("any", "9:16")
 PRIVACY_WORDS: tuple[str, ...] = ("public", "private", "unlisted", "self-only", "inbox")
+"""The farm's privacy words; each platform allows some (``Platform.privacy``) and maps them to its own."""
 INTERACTIONS: tuple[str, ...] = ("comments", "duet", "stitch")
 """What an account may let viewers do, where the platform has the switch (``--allow-comments`` ...)."""
-"""The farm's privacy words; each platform allows some (``Platform.privacy``) and maps them to its own."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from farm.publish._accounts import (
 )
 from farm.publish._assign import Planner, Target, job_targets, local_zone, midnight_utc, to_local
 from farm.publish._checks import VideoFacts, check_upload, video_facts, violations
-from farm.publish._connect import ConnectOptions, authorization_url, connect_account, pkce_pair
+from farm.publish._connect import ConnectError, ConnectOptions, authorization_url, connect_account, pkce_pair
 from farm.publish._flow import Outcome, Reporter, UploadFlow, upload_request
 from farm.publish._ledger import IN_FLIGHT, follow_up, settle_job
 from farm.publish._metadata import (
@@ -75,7 +75,7 @@ __all__ = [
     "set_active", "store_account",
     "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "to_local",
     "VideoFacts", "check_upload", "video_facts", "violations",
-    "ConnectOptions", "authorization_url", "connect_account", "pkce_pair",
+    "ConnectError", "ConnectOptions", "authorization_url", "connect_account", "pkce_pair",
     "Outcome", "Reporter", "UploadFlow", "upload_request", "IN_FLIGHT", "follow_up", "settle_job",
     "LocalUploads", "RayUploads", "StopFlag", "Sweep", "sweep",
     "KEYS_ENV", "Keyring", "ensure_key_file", "key_file", "load_keyring",

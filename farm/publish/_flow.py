@@ -44,7 +44,7 @@ from farm.errors import (
 from farm.platforms import AccountInfo, RemoteSession, RemoteState, UploadRequest, backoff_s, platform
 from farm.publish._account_tokens import load_tokens, mark_key_problem, mark_missing_scope, needs_refresh, refresh_account
 from farm.publish._accounts import INTERACTIONS, effective_privacy
-from farm.publish._checks import check_upload
+from farm.publish._checks import check_upload, video_facts
 from farm.publish._steps import StepRunner, error_from_dict
 from farm.workspace import Workspace
 
@@ -208,6 +208,10 @@ class UploadFlow:
 
     def _begin(self) -> Generator[Step, dict, RemoteState | Outcome]:
         """Where this run starts: a lost upload looked for, a new session, or the session's state."""
+        if self.row["state"] != "assigned":  # a run that resumes: the video's shape, for its address
+            facts = video_facts(self.request.path)
+            self.request = dataclasses.replace(self.request, duration_s=facts.duration_s, width=facts.width,
+                                               height=facts.height)
         if self.row["state"] == "lost" and self.platform.finds_lost:
             found = yield from self._call("find")  # the video may have shown up since the session was lost
             if found:
