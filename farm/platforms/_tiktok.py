@@ -37,6 +37,7 @@ from farm.platforms._base import (
 )
 from farm.platforms._client import PlatformClient
 from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
+from farm.platforms._tokens import WHOAMI_TIMEOUT_S
 
 MIB = 1024 * 1024
 CHUNK_MIN_BYTES = 5 * MIB
@@ -138,8 +139,13 @@ class TikTokClient(PlatformClient):
         return f"{self.settings.tiktok_api_base}/v2/oauth/token/"
 
     def whoami(self, token: Secret) -> str | None:
-        """The creator's handle (creator info, scope video.publish)."""
-        return self.account_info(token).username
+        """The creator's handle (creator info, scope video.publish), asked once."""
+        resp = self._request("POST", f"{self.settings.tiktok_api_base}/v2/post/publish/creator_info/query/",
+                             what="creator info", token=token, content=b"", timeout=WHOAMI_TIMEOUT_S,
+                             headers={"Content-Type": "application/json; charset=UTF-8"})
+        data = json_body(resp).get("data")
+        name = data.get("creator_username") if resp.is_success and isinstance(data, dict) else None
+        return str(name) if name else None
 
     # -- upload ----------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ import httpx
 from farm.errors import AuthError, FarmError, RetryableError
 from farm.platforms._base import Secret, TokenSet, backoff_s, json_body, retry_after, scrub, utc_now
 
+WHOAMI_TIMEOUT_S = 5.0
+"""The account's name is a courtesy after connecting: asked once, briefly, never holding the command up."""
 LOST_REFRESH = ("the answer to an earlier refresh was lost, and the platform refused the same refresh token "
                 "again (it may have spent it on the lost answer)")
 

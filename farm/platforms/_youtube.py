@@ -37,7 +37,8 @@ from farm.platforms._base import (
     with_retries,
 )
 from farm.platforms._client import PlatformClient
-from farm.platforms._descriptor import OAuth, Limit, Platform, PlatformSpec, Statistics, TextRules, TokenRules
+from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
+from farm.platforms._tokens import WHOAMI_TIMEOUT_S
 
 CHUNK_GRAIN_BYTES = 256 * 1024
 """Resumable upload chunks must be multiples of 256 KiB (all but the last)."""
@@ -99,8 +100,11 @@ class YouTubeClient(PlatformClient):
 
     def whoami(self, token: Secret) -> str | None:
         """The channel's title (``channels.list``, which needs youtube.readonly)."""
-        answer = self._get(token, f"{self.settings.youtube_api_base}/channels", "channel", {"part": "snippet",
-                                                                                            "mine": "true"})
+        resp = self._request("GET", f"{self.settings.youtube_api_base}/channels", what="channel", token=token,
+                             params={"part": "snippet", "mine": "true"}, timeout=WHOAMI_TIMEOUT_S)
+        if not resp.is_success:
+            raise self._error(resp, "channel", token)
+        answer = json_body(resp)
         items = answer.get("items") or []
         title = ((items[0] if items and isinstance(items[0], dict) else {}).get("snippet") or {}).get("title")
         return str(title) if title else None
