@@ -68,7 +68,7 @@ Init checks the chunk rules (:func:`tiktok_chunk_error`), title <= 2200, privacy
 options, then ``audited`` (400 ``invalid_params``, 400 ``privacy_level_option_mismatch``, 403
 ``unaudited_client_can_only_post_to_private_accounts``); the upload URL is ``base_url/upload/PUBLISH_ID``.
 Chunks go in order, each exactly its range (``Content-Type`` video/mp4): 206, then 201 when all are in
-(a resend after that: 201). Status: ``PROCESSING_UPLOAD`` with ``uploaded_bytes`` until complete, then
+(a chunk sent after that: 404, no valid upload task). Status: ``PROCESSING_UPLOAD`` with ``uploaded_bytes`` until complete, then
 ``processing_polls`` more, then ``PUBLISH_COMPLETE`` (``publicaly_available_post_id: [n]``),
 ``SEND_TO_USER_INBOX`` or ``FAILED``. The token endpoint (``ckey``/``csecret``) rotates both tokens.
 ``add_post(privacy_level="PUBLIC_TO_EVERYONE", open_id="open-1", title=...)`` -> its post id (a string).
@@ -1278,8 +1278,8 @@ class FakeTikTok(_FakeServer):
             raise Answer(self._err(403, "upload_url_expired", "The upload_url has expired."))
         self._check_token_if_sent(req)
         post = up["post"]
-        if up["complete"]:
-            return Reply(201)
+        if up["complete"]:  # the upload task is done: its URL finds none (the stricter of what TikTok may answer)
+            raise Answer(self._err(404, "not_found", "TikTok cannot find a valid upload task"))
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in _TT_VIDEO_TYPES:
             raise Answer(self._bad_request(req, f"Content-Type must be one of {', '.join(_TT_VIDEO_TYPES)}"))
@@ -1706,6 +1706,8 @@ class FakeFacebook(_FakeServer):
         if asker not in (f"{self.APP_ID}|{self.APP_SECRET}", wanted):
             raise Answer(self._auth_error(req, "invalid"))
         record = self._access.get(wanted)
+        if record is None and self.oauth.echo_errors:  # a careless answer repeating what it was asked with
+            raise Answer(self._err(400, 190, f"Malformed access token {wanted} (asked with {asker})"))
         if record is None or record["expired"]:
             return Reply(200, {"data": {"is_valid": False, "error": {
                 "code": 190, "message": "The access token could not be decrypted" if record is None

@@ -326,3 +326,41 @@ def test_cli_connect_facebook_with_page_id(ws):
                                          "--timeout", "30")
         assert rc == 0, err
         assert "connected facebook:shop (Second Shop)" in out
+
+
+def test_a_key_the_stored_tokens_do_not_use_is_refused_before_the_sign_in(ws, monkeypatch, tmp_path):
+    from cryptography.fernet import Fernet
+
+    from farm.publish import add_account
+
+    with FakeYouTube() as yt:
+        _env(monkeypatch, yt)
+        add_account(Workspace(ws.root), "youtube", username="first", token_file=token_file(tmp_path, "a", "ya29.x"))
+        monkeypatch.setenv("FARM_SECRET_KEYS", Fernet.generate_key().decode())
+        with pytest.raises(InputError, match="rotate-key"):
+            _connect(ws, "youtube", username="second")
+        assert yt.oauth.authorized == 0 and yt.oauth.redeemed == 0  # the user was not sent to sign in
+
+
+def test_short_scope_names_in_a_token_answer_count_as_granted():
+    from farm.platforms import scope_granted
+
+    assert scope_granted("youtube.upload youtube.readonly", "https://www.googleapis.com/auth/youtube.upload")
+    assert scope_granted("https://www.googleapis.com/auth/youtube.upload", "youtube.readonly") is False
+    assert scope_granted("user.info.basic,video.publish", "video.publish")
+    assert scope_granted(None, "video.list") is None and scope_granted("", "video.list") is None
+
+
+def test_a_debug_token_error_echoing_the_token_and_the_app_secret_leaks_neither(ws, monkeypatch, tmp_path):
+    from farm.publish import add_account
+
+    with FakeFacebook() as fb:
+        _env(monkeypatch, fb)
+        fb.oauth.echo_errors = True
+        with pytest.raises(Exception) as info:
+            add_account(Workspace(ws.root), "facebook", username="p", page_id="1001",
+                        token_file=token_file(tmp_path, "t", "EAAB-page-TOKEN-SECRET-XYZ"))
+        said = str(info.value)
+        assert "Malformed access token" in said
+        for secret in ("EAAB-page-TOKEN-SECRET-XYZ", fb.APP_SECRET):
+            assert secret not in said

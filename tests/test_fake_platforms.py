@@ -447,7 +447,9 @@ def test_tiktok_lose_after_the_last_chunk(tt, client):
     with pytest.raises(httpx.TransportError):
         tt_put(client, data["upload_url"], data_of(100), 0, 100)
     assert tt_status(client, tt, data["publish_id"]).json()["data"]["status"] == "PUBLISH_COMPLETE"
-    assert tt_put(client, data["upload_url"], data_of(100), 0, 100).status_code == 201  # a resend is harmless
+    # the task is done: a resend finds none (404), and nothing is posted twice
+    assert tt_put(client, data["upload_url"], data_of(100), 0, 100).status_code == 404
+    assert len(tt.posts) == 1
     assert [r for _, r, _ in tt.requests] == ["init", "chunk", "status", "chunk"]
     assert all("authorization" not in h for _, _, h in tt.requests)
 

@@ -542,15 +542,30 @@ def test_tiktok_send_chunks_in_order(tmp_path):
 
 @pytest.mark.parametrize("status", [403, 404, 410])
 def test_tiktok_chunk_on_a_gone_upload_url_is_session_lost(tmp_path, status):
-    """403: the upload URL expired (it lives an hour); 404: no such upload task."""
+    """403: the upload URL expired (it lives an hour); 404: no such upload task. The status (which outlives
+    the URL) is asked first: with bytes still missing, the session is lost."""
     size = 11 * MIB
     path = video_file(tmp_path, size)
     sleeps = Sleeps()
-    wire = Wire(tt(None, status=status, code="not_found", message="gone"))
+    wire = Wire(tt(None, status=status, code="not_found", message="gone"),
+                tt({"status": "PROCESSING_UPLOAD", "uploaded_bytes": 5 * MIB}))
     with pytest.raises(SessionLostError) as info:
         make(TikTokClient, wire, sleeps=sleeps).send(TOKEN, tt_session(size, 5 * MIB, 2), request_for(path), offset=0)
-    assert len(wire.requests) == 1 and sleeps == []
+    assert len(wire.requests) == 2 and sleeps == []
+    assert "status/fetch" in str(wire.requests[1].url)
     assert_no_token(info.value)
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_tiktok_chunk_on_a_gone_url_of_a_complete_upload_follows_the_post(tmp_path, status):
+    """The last chunk's answer was lost and the task is done: the resend finds no task, the status says
+    TikTok has every byte; the upload goes on (it is never started again, which would post it twice)."""
+    size = 11 * MIB
+    path = video_file(tmp_path, size)
+    wire = Wire(tt(None, status=status, code="not_found", message="gone"),
+                tt({"status": "PROCESSING_UPLOAD", "uploaded_bytes": size}))
+    state = make(TikTokClient, wire).send(TOKEN, tt_session(size, 5 * MIB, 2), request_for(path), offset=5 * MIB)
+    assert state.status == "processing" and state.received_bytes == size
 
 
 def test_tiktok_chunk_416_asks_where_tiktok_is(tmp_path):

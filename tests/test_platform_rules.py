@@ -557,3 +557,32 @@ def test_a_token_the_keys_cannot_read_holds_its_jobs_ready_and_marks_the_account
         key_file.write_text(old_key)  # the old key is back
         [out] = farm.publish().outcomes
         assert out.status == "published" and farm.row("kenh")["state"] == "connected"
+
+
+def test_a_tiktok_upload_whose_last_answer_was_lost_is_not_posted_twice(farm):
+    """The last chunk's answer is lost; sent again, the chunk finds no upload task (404): the status, which
+    outlives the upload URL, says TikTok has every byte, so the post is followed, never started again."""
+    with FakeTikTok() as tt:
+        _tiktok(farm, tt)
+        job = farm.job("tiktok")
+        tt.fail("chunk", "lose")
+        [out] = farm.publish().outcomes
+        assert out.status == "published", out.message
+        assert tt.init_calls == 1 and len(tt.posts) == 1
+        assert farm.upload(job, "tiktok")["state"] == "published"
+
+
+def test_a_facebook_finish_refused_for_the_token_is_sent_again_after_a_reconnect(farm):
+    with FakeFacebook() as fb:
+        _facebook(farm, fb)
+        job = farm.job("facebook", pad=0)
+        fb.fail("finish", "auth190")
+        [out] = farm.publish().outcomes
+        assert out.status == "reconnect"
+        up = farm.upload(job, "facebook")
+        assert up["state"] == "uploaded" and up["finish_requested_at"] is None  # refused: nothing was finished
+        fb.add_token("EAAB-page-2")
+        farm.account("facebook", "page", "EAAB-page-2", page_id="1001")
+        [out] = farm.publish().outcomes
+        assert out.status == "published" and len(fb.reels) == 1
+        assert sum(fb.finish_calls.values()) == 2  # the refused one, then the one that took

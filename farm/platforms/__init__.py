@@ -38,6 +38,7 @@ from farm.platforms._descriptor import (
     Statistics,
     TextRules,
     TokenRules,
+    scope_granted,
 )
 from farm.platforms._facebook import FACEBOOK, REELS_METRICS, FacebookClient, copyright_block
 from farm.platforms._local import LOCAL, LocalClient
@@ -73,6 +74,6 @@ __all__ = [
     "Platform", "PlatformClient", "PlatformSpec", "RemoteSession", "RemoteState", "Secret", "Statistics",
     "TextRules", "TikTokClient", "TokenRules", "TokenSet", "UploadRequest", "VideoStats", "YouTubeClient",
     "backoff_s", "client_for", "copyright_block", "make_http_client", "next_pacific_midnight", "platform",
-    "platform_names", "platforms", "register", "scrub", "tiktok_chunks", "tokens_from", "unregister",
+    "platform_names", "platforms", "register", "scope_granted", "scrub", "tiktok_chunks", "tokens_from", "unregister",
     "with_retries", "youtube_chunk_bytes",
 ]

@@ -123,6 +123,16 @@ class OAuth:
     """The scopes publishing needs: a connection granted without one of them is refused."""
 
 
+def scope_granted(granted: str | None, scope: str) -> bool | None:
+    """Whether ``scope`` is among ``granted`` (a token answer's space- or comma-separated scopes,
+    compared by their last path segment: ``youtube.upload`` matches Google's full URL); None when
+    the grant is not known."""
+    names = (granted or "").replace(",", " ").split()
+    if not names:
+        return None
+    return scope.rsplit("/", 1)[-1] in {n.rsplit("/", 1)[-1] for n in names}
+
+
 @dataclass(frozen=True)
 class TokenRules:
     """How an account's tokens live. ``refreshable``: the platform issues refresh tokens

@@ -268,8 +268,9 @@ class FacebookClient(FacebookLogin, PlatformClient):
 
 
     def _error(self, resp: httpx.Response, what: str, token: Secret | None, body: dict | None = None, *,
-               session_call: bool = False) -> FarmError:
-        """The error tree's answer to a Graph API error, once for every call (docs/platforms.md)."""
+               session_call: bool = False, secrets: tuple = ()) -> FarmError:
+        """The error tree's answer to a Graph API error, once for every call (docs/platforms.md); its
+        text is scrubbed of ``token`` and of ``secrets`` (what else the call carried)."""
         status = resp.status_code
         err = (body if body is not None else json_body(resp)).get("error")
         err = err if isinstance(err, dict) else {}
@@ -277,7 +278,7 @@ class FacebookClient(FacebookLogin, PlatformClient):
         message = str(err.get("message") or "")
         text = scrub(f"facebook {what}: HTTP {status}" + (f" (#{code}" + (f"/{subcode}" if subcode else "") + ")"
                                                         if code is not None else "")
-                     + (f" {message}" if message else ""), token)
+                     + (f" {message}" if message else ""), token, *secrets)
         if code == 190 or status == 401:
             return AuthError(f"{text}; {_RECONNECT}")
         if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
@@ -290,7 +291,7 @@ class FacebookClient(FacebookLogin, PlatformClient):
             # "Object with ID ... does not exist": the upload session is gone.
             return SessionLostError(text + "; start a new upload")
         if 400 <= status < 500 or err:
-            return PolicyError(text, reason=scrub(message or f"HTTP {status}", token))
+            return PolicyError(text, reason=scrub(message or f"HTTP {status}", token, *secrets))
         return RetryableError(text + " (unexpected answer)")
 
 

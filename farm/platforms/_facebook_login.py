@@ -147,7 +147,7 @@ class FacebookLogin:
                                  params={"input_token": token.reveal()})
             body = json_body(resp)
             if not resp.is_success or "error" in body:
-                raise self._error(resp, what, asker, body)
+                raise self._error(resp, what, asker, body, secrets=(token, secret, app_id))
             return body
 
         body = with_retries(call, retries=self.settings.max_retries, sleep=self.sleep, what=f"facebook {what}")

@@ -209,9 +209,13 @@ class TikTokClient(PlatformClient):
             return RemoteState("uploading", received_bytes=end)
         if resp.status_code in (403, 404, 410):
             # Media Transfer Guide: 403 "The upload_url has expired" (it lives an hour), 404 "cannot find a
-            # valid upload task": the session must be started anew.
-            raise SessionLostError(f"tiktok {what}: the upload URL is gone (HTTP {resp.status_code}); "
-                                   "start a new upload")
+            # valid upload task". The post may hold every byte already (the answer to its last chunk was
+            # lost): its status outlives the URL, so it is asked before the upload is called lost.
+            state = self.query(token, session, request)
+            if state.status != "uploading":
+                return state
+            raise SessionLostError(f"tiktok {what}: the upload URL is gone (HTTP {resp.status_code}) with "
+                                   f"{state.received_bytes} of {size} bytes in; start a new upload")
         if resp.status_code == 416:
             # "Content-Range does not reflect the actual upload progress": resume where TikTok says it is.
             return self.query(token, session, request)

@@ -18,7 +18,16 @@ from pathlib import Path
 import catalogs
 from farm.errors import InputError
 from farm.locks import WorkspaceLock
-from farm.platforms import INTERACTIONS, Platform, Secret, TokenSet, client_for, make_http_client, platform
+from farm.platforms import (
+    INTERACTIONS,
+    Platform,
+    Secret,
+    TokenSet,
+    client_for,
+    make_http_client,
+    platform,
+    scope_granted,
+)
 from farm.publish._account_tokens import keyring
 from farm.publish._secrets import Keyring, add_primary_key, keep_primary_only
 from farm.workspace import Workspace
@@ -267,8 +276,7 @@ def scope_warnings(account: dict) -> list[str]:
     stats_scope = oauth.statistics_scope if oauth else None
     if account.get("missing_scope"):
         return [f"reconnect to allow statistics: the platform says the token lacks {account['missing_scope']}"]
-    granted = (account.get("scopes") or "").replace(",", " ").split()
-    if stats_scope and granted and stats_scope not in granted:
+    if stats_scope and scope_granted(account.get("scopes"), stats_scope) is False:
         return [f"reconnect to allow statistics: the token lacks {stats_scope}"]
     return []
 

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+import catalogs
 from farm.errors import FarmError, InputError
-from farm.platforms import Connection, Platform, client_for, make_http_client, platform
-from farm.publish._accounts import account_row, store_account
+from farm.platforms import Connection, Platform, client_for, make_http_client, platform, scope_granted
+from farm.publish._account_tokens import keyring
+from farm.publish._accounts import account_row, check_key, store_account
 from farm.workspace import Workspace
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -198,6 +200,7 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
                       allow=options.allow, require_page=False)
     row.pop("page_id", None)  # the Page comes from the platform (the one --page-id names, or the only one)
     tell = tell or (lambda text: print(text, file=sys.stderr, flush=True))
+    _check_key_first(ws, name, options.name)
     settings = ws.settings.platforms
     oauth = descriptor.oauth
     callbacks = _Callbacks(oauth.redirect_host, options.port, oauth.redirect_path)
@@ -213,7 +216,7 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
     connection = _exchange(descriptor, settings, ws, code=code, verifier=verifier, redirect_uri=redirect_uri,
                            page_id=options.page_id, transport=transport)
     granted = (connection.tokens.scope or "").replace(",", " ").split()
-    missing = [s for s in oauth.required if granted and s not in granted]
+    missing = [s for s in oauth.required if scope_granted(connection.tokens.scope, s) is False]
     if missing:
         raise ConnectError(f"{name}: the account did not grant {', '.join(missing)}, which publishing needs; run "
                            "connect again and allow it; nothing was stored")
@@ -221,6 +224,14 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
         row["page_id"] = connection.page_id
     stored = store_account(ws, row, connection.tokens, remote_name=connection.name)
     return {**stored, "granted": granted, "notes": list(connection.notes)}
+
+
+def _check_key_first(ws: Workspace, name: str, username: str) -> None:
+    """The key the tokens will be stored under, checked before the user signs in for nothing."""
+    ring = keyring(ws, create=True)
+    with ws.catalog.read() as con:
+        existing = [a["id"] for a in catalogs.list_accounts(con, platform=name) if a["username"] == username]
+        check_key(con, ring, except_account=existing[0] if existing else None)
 
 
 def _send_user(url: str, options: ConnectOptions, *, say, tell, callbacks: _Callbacks, stdin, label: str) -> None:

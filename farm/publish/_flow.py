@@ -322,11 +322,14 @@ class UploadFlow:
         self.ctx.ledger(self.job["id"], self.name, state="finishing", finish_requested_at=self.ctx.now())
         try:
             return RemoteState(**(yield from self._call("finish", session=self.session.as_dict())))
-        except RetryableError as err:
-            if not err.unanswered:  # refused with an answer (a limit, a 5xx): it did nothing
-                self.ctx.ledger(self.job["id"], self.name, state="uploaded", finish_requested_at=None)
-                return self._done("retry", f"the finish was refused ({err}); sent again on the next run", error=err)
-            return (yield from self._query())  # no answer: never a second finish, ask
+        except FarmError as err:
+            if isinstance(err, RetryableError) and err.unanswered:
+                return (yield from self._query())  # no answer: never a second finish, ask
+            # refused with an answer (a limit, a 5xx, a dead token, a missing permission): it did nothing
+            self.ctx.ledger(self.job["id"], self.name, state="uploaded", finish_requested_at=None)
+            if not isinstance(err, RetryableError):
+                raise
+            return self._done("retry", f"the finish was refused ({err}); sent again on the next run", error=err)
 
     # -- talking to the platform ----------------------------------------------------------------
     def _call(self, kind: str, **kw) -> Generator[Step, dict, object]:

@@ -112,7 +112,8 @@ def _record(ws: Workspace, row: dict, state: RemoteState, *, label: str) -> str 
             targets = [u["platform"] for u in catalogs.list_uploads(con, job_id=job_id)]
         settle_job(ws, job_id, targets)
         return f"job {job_id} -> {label}: failed: {err}"
-    if state.status != "published" or state.pending == row["pending"] and not state.remote_id:
+    unchanged = state.pending == row["pending"] and (state.remote_id or None) == (row["remote_id"] or None)
+    if state.status != "published" or unchanged:
         return None
     with ws.catalog.write() as con:
         catalogs.update_upload(con, job_id, name, pending=state.pending, remote_id=state.remote_id or row["remote_id"],

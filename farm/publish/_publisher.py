@@ -101,7 +101,8 @@ class RayUploads:
             try:
                 result = ray.get(ref)
             except Exception as err:  # the actor died: the step is treated as a dropped connection
-                result = {"ok": False, "error_class": "RetryableError",
+                # the step may have reached the platform: never take it as a refusal (a finish sent twice)
+                result = {"ok": False, "error_class": "RetryableError", "unanswered": True,
                           "message": f"uploader lost ({type(err).__name__})"}
             advance(flow, on_done, actor, result)
 
