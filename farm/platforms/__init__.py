@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.platforms._base import (
     STATS_PRIVACY,
@@ -53,6 +52,9 @@ from farm.platforms._youtube import (
     next_pacific_midnight,
     youtube_chunk_bytes,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 for _descriptor in (TIKTOK, YOUTUBE, FACEBOOK, LOCAL):
     register(_descriptor)

@@ -42,13 +42,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from farm.errors import InputError, RetryableError, SessionLostError
 from farm.records import JsonRecord
 from farm.redact import redact
+
+if TYPE_CHECKING:
+    import httpx
 
 RemoteStatus = Literal["uploading", "uploaded", "processing", "published", "inbox", "failed", "gone"]
 """``uploading``: bytes still to send; ``uploaded``: every byte received, waiting for finish
@@ -283,6 +284,8 @@ def batches(items: list[str], size: int) -> Iterator[list[str]]:
 def make_http_client(settings, *, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """An ``httpx.Client`` whose every request has connect, read, write and pool timeouts, so a
     stalled upload raises (and is resumed) instead of hanging."""
+    import httpx  # here, not at import time: it costs a command that never talks to a platform 0.1 s
+
     io = float(settings.io_timeout_s)
     timeout = httpx.Timeout(connect=float(settings.connect_timeout_s), read=io, write=io, pool=io)
     return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
@@ -318,6 +321,8 @@ def with_retries(call: Callable[[], T], *, retries: int, sleep: Callable[[float]
 def transport_error(err: httpx.TransportError, *, what: str) -> RetryableError:
     """A dropped connection, refused connect or timeout as a RetryableError naming the call
     (never the URL: a URL could carry a token)."""
+    import httpx
+
     kind = ("timed out (stalled)" if isinstance(err, httpx.TimeoutException)
             else "connection dropped" if isinstance(err, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
             else "cannot connect" if isinstance(err, httpx.ConnectError) else "network error")

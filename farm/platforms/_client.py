@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.errors import InputError
 from farm.platforms._base import (
@@ -19,6 +18,9 @@ from farm.platforms._base import (
     transport_error,
 )
 from farm.platforms._tokens import TokenEndpoint
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class PlatformClient(TokenEndpoint):
@@ -42,6 +44,8 @@ class PlatformClient(TokenEndpoint):
     def _request(self, method: str, url: str, *, what: str, token: Secret | None = None, **kwargs) -> httpx.Response:
         """One HTTP request with the token in its header; a transport failure becomes a RetryableError
         naming the platform and the call (never the URL)."""
+        import httpx
+
         headers = dict(kwargs.pop("headers", None) or {})
         if token is not None:
             headers["Authorization"] = f"{self.auth_scheme} {token.reveal()}"

@@ -179,10 +179,12 @@ class Limit:
 @dataclass(frozen=True)
 class Statistics:
     """How statistics are read: ids per request, the API call recorded per request (a quota
-    cost; None: not recorded), and whether the platform gives any at all."""
+    cost; None: not recorded), the platform's fields (or metrics) asked for, and whether the
+    platform gives any at all."""
 
     batch: int = 1
     call: str | None = None
+    fields: tuple[str, ...] = ()
     available: bool = True
 
 
@@ -285,5 +287,5 @@ class Platform:
         """The descriptor as plain data (for ``farm accounts`` and the docs)."""
         return {"name": self.name, "label": self.label, "privacy": list(self.privacy), "needs_page": self.needs_page,
                 "finish": self.finish, "outbox": self.outbox,
-                "scopes": list(self.oauth.scopes) if self.oauth else [],
+                "scopes": list(self.oauth.scopes) if self.oauth else [], "statistics": list(self.stats.fields),
                 "limits": [lim.text for lim in self.limits]}

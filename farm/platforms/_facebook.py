@@ -7,8 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.errors import AuthError, FarmError, InputError, PolicyError, RetryableError, ScopeError, SessionLostError
 from farm.platforms._base import (
@@ -27,8 +26,11 @@ from farm.platforms._base import (
     with_retries,
 )
 from farm.platforms._client import PlatformClient
-from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, TextRules, TokenRules
+from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
 from farm.platforms._facebook_login import FacebookLogin
+
+if TYPE_CHECKING:
+    import httpx
 
 # Graph API error codes: 4 app / 17 user / 32 Page / 613 call-rate limits, 80000-80014 the
 # business-use-case rate limits (all lift with time); 1 unknown and 2 service errors (transient).
@@ -384,6 +386,7 @@ class FacebookPlatform(Platform):
     limits = (Limit(counts="posts", per="account", most=30, window=timedelta(hours=24),
                     text="Facebook's limit of {most} API reels per Page in 24 hours"),)
     finish = "once"
+    stats = Statistics(fields=REELS_METRICS)
 
     def authorize_url(self, settings) -> str:
         return super().authorize_url(settings).replace("{version}", settings.facebook_graph_version)

@@ -7,8 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.errors import InputError, RetryableError, SessionLostError
 from farm.platforms._base import (
@@ -24,6 +23,9 @@ from farm.platforms._base import (
 )
 from farm.platforms._client import PlatformClient
 from farm.platforms._descriptor import PRIVACY_WORDS, Platform, PlatformSpec, Statistics
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def fsync_dir(path: Path) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.errors import (
     AuthError,
@@ -38,6 +37,9 @@ from farm.platforms._base import (
 from farm.platforms._client import PlatformClient
 from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
 from farm.platforms._tokens import WHOAMI_TIMEOUT_S
+
+if TYPE_CHECKING:
+    import httpx
 
 MIB = 1024 * 1024
 CHUNK_MIN_BYTES = 5 * MIB
@@ -385,7 +387,7 @@ class TikTokPlatform(Platform):
     late_ids = True
     resend_chunks = True
     account_info_source = "creator info"
-    stats = Statistics(batch=TIKTOK_STATS_BATCH)
+    stats = Statistics(batch=TIKTOK_STATS_BATCH, fields=STATS_FIELDS)
 
     def effective_privacy(self, privacy: str, settings) -> str:
         """Unaudited apps may only post self-only; TikTok's private is self-only."""

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from farm.errors import AuthError, FarmError, RetryableError
 from farm.platforms._base import Secret, TokenSet, backoff_s, json_body, retry_after, scrub, utc_now
+
+if TYPE_CHECKING:
+    import httpx
 
 WHOAMI_TIMEOUT_S = 5.0
 """The account's name is a courtesy after connecting: asked once, briefly, never holding the command up."""

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from datetime import time as clock
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from farm.errors import (
     AuthError,
@@ -39,6 +38,9 @@ from farm.platforms._base import (
 from farm.platforms._client import PlatformClient
 from farm.platforms._descriptor import Limit, OAuth, Platform, PlatformSpec, Statistics, TextRules, TokenRules
 from farm.platforms._tokens import WHOAMI_TIMEOUT_S
+
+if TYPE_CHECKING:
+    import httpx
 
 CHUNK_GRAIN_BYTES = 256 * 1024
 """Resumable upload chunks must be multiples of 256 KiB (all but the last)."""
@@ -353,7 +355,7 @@ class YouTubePlatform(Platform):
                     text="YouTube project quota spent ({most} uploads today, shared by every channel of the "
                          "project; resets {reset})"),)
     finds_lost = True
-    stats = Statistics(batch=YOUTUBE_STATS_BATCH, call="list")
+    stats = Statistics(batch=YOUTUBE_STATS_BATCH, call="list", fields=("viewCount", "likeCount", "commentCount"))
 
     def notices(self, privacy: str, settings) -> list[str]:
         out = super().notices(privacy, settings)
