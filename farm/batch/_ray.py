@@ -181,13 +181,28 @@ class RayExecutor:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             msg = f"worker {label} (PID {self.infos[w]['pid']}) was lost: {type(err).__name__}: {first[:300]}"
             self._generation[w] += 1
-            try:  # the actor restarts itself (max_restarts=-1); learn its new PID
-                self.infos[w] = ray.get(self.pool[w].info.remote(), timeout=WORKER_INFO_TIMEOUT_S)
-            except Exception:
-                pass
+            self._await_restart(w)
             return JobOutcome.worker_lost(job_id, msg, worker=label)
         except Exception as err:  # the call itself failed (not the render): worth another attempt
             return JobOutcome.failure(job_id, err, worker=label)
+
+    def _await_restart(self, w: int) -> None:
+        """Wait for a lost worker's actor to come back (max_restarts=-1) and learn its new PID. While it
+        restarts, a call fails at once with ActorUnavailableError: asked again until it answers (or the
+        deadline), so no job is sent to it before then (that job would be charged a lost attempt)."""
+        import ray
+
+        deadline = time.monotonic() + WORKER_INFO_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                self.infos[w] = ray.get(self.pool[w].info.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                return
+            except self._lost as err:
+                if type(err).__name__ != "ActorUnavailableError":
+                    return
+                time.sleep(0.2)
+            except Exception:
+                return
 
     def kill(self, worker: int) -> None:
         import ray
