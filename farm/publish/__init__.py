@@ -4,6 +4,7 @@ and the exactly-once publisher."""
 from farm.publish._account_tokens import (
     clear_key_problems,
     keyring,
+    live_tokens,
     load_tokens,
     mark_key_problem,
     mark_missing_scope,
@@ -68,7 +69,7 @@ from farm.publish._secrets import KEYS_ENV, Keyring, ensure_key_file, key_file, 
 from farm.publish._steps import StepRunner
 
 __all__ = [
-    "clear_key_problems", "keyring", "load_tokens", "mark_key_problem", "mark_missing_scope", "mark_reconnect",
+    "clear_key_problems", "keyring", "live_tokens", "load_tokens", "mark_key_problem", "mark_missing_scope", "mark_reconnect",
     "needs_refresh", "refresh_account", "store_tokens", "with_token",
     "INTERACTIONS", "Window", "account_notices", "account_row", "account_status", "add_account", "check_privacy",
     "effective_privacy", "list_account_rows", "read_token_file", "remove_account", "rotate_key", "scope_warnings",

@@ -33,8 +33,12 @@ def keyring(ws: Workspace, *, create: bool = False) -> Keyring:
     return load_keyring(ws.state_dir)
 
 
+def _who(account: dict) -> str:
+    return f"{account['platform']}:{account['username']}"
+
+
 def _label(account: dict) -> str:
-    return f"account {account['platform']}:{account['username']}"
+    return f"account {_who(account)}"
 
 
 def decrypt(ring: Keyring, blob: bytes, *, account: dict) -> Secret:
@@ -67,14 +71,14 @@ def store_tokens(ws: Workspace, account: dict, tokens: TokenSet, ring: Keyring |
             token_expires_at=tokens.expires_at, refresh_expires_at=tokens.refresh_expires_at,
             scopes=tokens.scope or account.get("scopes"), token_refreshed_at=catalogs.utcnow(),
             needs_reconnect=False, reconnect_reason=None)
-        catalogs.log_stage(con, None, "account", status="info", detail=f"refreshed the token of {_label(account)[8:]}")
+        catalogs.log_stage(con, None, "account", status="info", detail=f"refreshed the token of {_who(account)}")
 
 
 def mark_reconnect(ws: Workspace, account: dict, why: str) -> None:
     with ws.catalog.write() as con:
         catalogs.update_account(con, account["id"], needs_reconnect=True, reconnect_reason=why[:500])
         catalogs.count_account_error(con, account["id"])
-        catalogs.log_stage(con, None, "account", status="failed", detail=f"{_label(account)[8:]} needs a reconnect: {why}")
+        catalogs.log_stage(con, None, "account", status="failed", detail=f"{_who(account)} needs a reconnect: {why}")
 
 
 def mark_missing_scope(ws: Workspace, account: dict, scope: str | None, why: str) -> None:
@@ -88,13 +92,13 @@ def mark_missing_scope(ws: Workspace, account: dict, scope: str | None, why: str
     with ws.catalog.write() as con:
         catalogs.update_account(con, account["id"], missing_scope=scope or stats_scope or "a statistics scope")
         catalogs.log_stage(con, None, "account", status="info",
-                           detail=f"{_label(account)[8:]}: statistics need a reconnect: {why}"[:2000])
+                           detail=f"{_who(account)}: statistics need a reconnect: {why}"[:2000])
 
 
 def mark_key_problem(ws: Workspace, account: dict, why: str) -> None:
     with ws.catalog.write() as con:
         catalogs.update_account(con, account["id"], key_problem=why[:500])
-        catalogs.log_stage(con, None, "account", status="failed", detail=f"{_label(account)[8:]}: {why}"[:2000])
+        catalogs.log_stage(con, None, "account", status="failed", detail=f"{_who(account)}: {why}"[:2000])
 
 
 def clear_key_problems(ws: Workspace, ring: Keyring) -> None:
@@ -109,7 +113,7 @@ def clear_key_problems(ws: Workspace, ring: Keyring) -> None:
         with ws.catalog.write() as con:
             catalogs.update_account(con, account["id"], key_problem=None)
             catalogs.log_stage(con, None, "account", status="info",
-                               detail=f"{_label(account)[8:]}: its token is readable again")
+                               detail=f"{_who(account)}: its token is readable again")
 
 
 def needs_refresh(tokens: TokenSet, now: datetime) -> bool:
@@ -144,12 +148,19 @@ def refresh_account(ws: Workspace, account: dict, client, tokens: TokenSet, ring
     return new
 
 
+def live_tokens(ws: Workspace, account: dict, client, ring: Keyring, *, now: datetime,
+                force: bool = False) -> TokenSet:
+    """The account's tokens, refreshed first when they lapse soon (or ``force``: just refused)."""
+    tokens = load_tokens(ws, account, ring)
+    if force or needs_refresh(tokens, now):
+        tokens = refresh_account(ws, account, client, tokens, ring)
+    return tokens
+
+
 def with_token(ws: Workspace, account: dict, client, ring: Keyring, call, *, now: datetime):
     """``call(access_token)`` with the account's live token: refreshed first when it lapses soon, and
     once more when the platform refuses it (a refused refresh marks the account and raises)."""
-    tokens = load_tokens(ws, account, ring)
-    if needs_refresh(tokens, now):
-        tokens = refresh_account(ws, account, client, tokens, ring)
+    tokens = live_tokens(ws, account, client, ring, now=now)
     try:
         return call(tokens.access_token)
     except KeyringError:

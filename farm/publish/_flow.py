@@ -42,7 +42,7 @@ from farm.errors import (
     SessionLostError,
 )
 from farm.platforms import AccountInfo, RemoteSession, RemoteState, UploadRequest, backoff_s, platform
-from farm.publish._account_tokens import load_tokens, mark_key_problem, mark_missing_scope, needs_refresh, refresh_account
+from farm.publish._account_tokens import live_tokens, mark_key_problem, mark_missing_scope
 from farm.publish._accounts import INTERACTIONS, effective_privacy
 from farm.publish._checks import check_upload, video_facts
 from farm.publish._steps import StepRunner, error_from_dict
@@ -114,10 +114,8 @@ class Context:
         """Refresh the account's token where it expires soon (or ``force``: it was just refused)."""
         if platform(account["platform"]).tokens is None:
             return
-        tokens = load_tokens(self.ws, account, self.runner.keyring)
-        if force or needs_refresh(tokens, self.now()):
-            refresh_account(self.ws, account, self.runner.client(account["platform"], account["username"]), tokens,
-                            self.runner.keyring)
+        live_tokens(self.ws, account, self.runner.client(account["platform"], account["username"]),
+                    self.runner.keyring, now=self.now(), force=force)
 
     def ledger(self, job_id: int, name: str, **sets) -> None:
         with self.ws.catalog.write() as con:
@@ -208,11 +206,8 @@ class UploadFlow:
 
     def _begin(self) -> Generator[Step, dict, RemoteState | Outcome]:
         """Where this run starts: a lost upload looked for, a new session, or the session's state."""
-        if self.row["state"] != "assigned":  # a run that resumes: the video's shape, for its address
-            facts = video_facts(self.request.path)
-            self.request = dataclasses.replace(self.request, duration_s=facts.duration_s, width=facts.width,
-                                               height=facts.height)
         if self.row["state"] == "lost" and self.platform.finds_lost:
+            self._shape()
             found = yield from self._call("find")  # the video may have shown up since the session was lost
             if found:
                 state = RemoteState(**found)
@@ -220,9 +215,16 @@ class UploadFlow:
                                   ledger_state="published")
         if self.row["state"] in ("assigned", "lost"):
             return (yield from self._start())
+        self._shape()
         self.session = RemoteSession.from_dict(self.row["remote_session"])
         self.ctx.ledger(self.job["id"], self.name, attempts=(self.row["attempts"] or 0) + 1)
         return (yield from self._query())
+
+    def _shape(self) -> None:
+        """A run that does not start anew (``_check`` does that): the video's shape, for its address."""
+        facts = video_facts(self.request.path)
+        self.request = dataclasses.replace(self.request, duration_s=facts.duration_s, width=facts.width,
+                                           height=facts.height)
 
     def _start(self) -> Generator[Step, dict, RemoteState]:
         """Check the file and the account, count the platform's limited calls, open the session and
