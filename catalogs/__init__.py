@@ -127,6 +127,8 @@ _WHERE = {
     "MEDIA_KINDS": "catalogs._schema",
     "MIGRATIONS": "catalogs._schema",
     "SCHEMA_VERSION": "catalogs._schema",
+    "COMMISSION_STATUSES": "catalogs._schema",
+    "AFFILIATE_NETWORKS": "catalogs._schema",
     "sql_list": "catalogs._schema",
 }
 
@@ -272,10 +274,20 @@ if TYPE_CHECKING:
     )
 
 
+# Modules whose public names are their own ``__all__``, looked up when a name is not in _WHERE.
+_MODULES_WITH_ALL = ("catalogs._revenue", "catalogs._links", "catalogs._planner")
+
+
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        raise AttributeError(f"module 'catalogs' has no attribute {name!r}")
+        for candidate in _MODULES_WITH_ALL:
+            mod = importlib.import_module(candidate)
+            if name in getattr(mod, "__all__", ()):
+                module = candidate
+                break
+        else:
+            raise AttributeError(f"module 'catalogs' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

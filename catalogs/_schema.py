@@ -10,6 +10,8 @@ UPLOAD_STATES = ("assigned", "started", "uploading", "uploaded", "finishing", "p
                  "inbox", "failed")
 UPLOAD_DONE = ("published", "inbox")
 LANGUAGES = ("vi", "en")
+COMMISSION_STATUSES = ("pending", "completed", "cancelled")
+AFFILIATE_NETWORKS = ("shopee", "accesstrade", "other")
 
 
 def sql_list(values: tuple[str, ...]) -> str:
@@ -259,6 +261,60 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE platform_holds ADD COLUMN bucket VARCHAR DEFAULT 'upload';
         CREATE TABLE retired_metrics (platform VARCHAR NOT NULL, metric VARCHAR NOT NULL, message VARCHAR,
                                       "at" TIMESTAMP NOT NULL, PRIMARY KEY (platform, metric));
+        """,
+    ),
+    (
+        7,
+        "revenue: each post's affiliate link and sub-id, commission rows from the networks' reports; the learning "
+        "planner's choices on jobs (account, arm, hour); account pauses and warm-up",
+        f"""
+        CREATE TABLE affiliate_links (
+            job_id BIGINT NOT NULL,
+            platform VARCHAR NOT NULL,
+            sub_id VARCHAR NOT NULL UNIQUE,
+            product_id BIGINT,
+            network VARCHAR,
+            origin_url VARCHAR,
+            url VARCHAR,
+            tracked BOOLEAN NOT NULL DEFAULT false,
+            note VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP,
+            PRIMARY KEY (job_id, platform)
+        );
+        CREATE TABLE commissions (
+            network VARCHAR NOT NULL,
+            order_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            checkout_id VARCHAR,
+            status VARCHAR NOT NULL CHECK (status IN {sql_list(COMMISSION_STATUSES)}),
+            raw_status VARCHAR,
+            ordered_at TIMESTAMP,
+            clicked_at TIMESTAMP,
+            completed_at TIMESTAMP,
+            order_value DOUBLE,
+            commission DOUBLE,
+            net_commission DOUBLE,
+            currency VARCHAR NOT NULL DEFAULT 'VND',
+            sub_ids JSON,
+            sub_id VARCHAR,
+            job_id BIGINT,
+            platform VARCHAR,
+            channel VARCHAR,
+            item_name VARCHAR,
+            source VARCHAR,
+            imported_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (network, order_id, item_id, model_id)
+        );
+        ALTER TABLE jobs ADD COLUMN account_id BIGINT;
+        ALTER TABLE jobs ADD COLUMN plan_arm JSON;
+        ALTER TABLE accounts ADD COLUMN paused_until TIMESTAMP;
+        ALTER TABLE accounts ADD COLUMN pause_reason VARCHAR;
+        ALTER TABLE accounts ADD COLUMN warmup_days INTEGER DEFAULT 0;
+        ALTER TABLE accounts ADD COLUMN warmup_from TIMESTAMP;
+        ALTER TABLE accounts ADD COLUMN window_auto BOOLEAN DEFAULT false;
         """,
     ),
 ]

@@ -157,6 +157,34 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("sweep_interval_s", 300.0, "how often `farm publish` without --once looks for due jobs", low=0,
                low_open=True),
     ),
+    # Each key is also read from the environment as FARM_<KEY in capitals>, which wins over the file.
+    "affiliate": (
+        Option("shopee_app_id", "", "Shopee Affiliate Open API app id (or FARM_SHOPEE_APP_ID)"),
+        Option("shopee_secret", "", "its secret (or FARM_SHOPEE_SECRET)"),
+        Option("shopee_affiliate_api", "https://open-api.affiliate.shopee.vn/graphql", "Shopee Affiliate Open API "
+               "(GraphQL)"),
+        Option("accesstrade_key", "", "AccessTrade API access key (or FARM_ACCESSTRADE_KEY)"),
+        Option("accesstrade_campaign_id", "", "AccessTrade campaign id for product links (empty: the product's "
+               "campaign_id)"),
+        Option("accesstrade_api_base", "https://api.accesstrade.vn", "AccessTrade API"),
+        Option("sub_id_prefix", "rf", "letters and digits that start every sub-id (tell two farms on one "
+               "affiliate account apart)"),
+        Option("timeout_s", 15.0, "one affiliate API request's time limit", low=0, low_open=True, high=300),
+        Option("max_retries", 2, "retries of a request after a dropped connection, 429 or 5xx", low=0, high=10),
+    ),
+    "planner": (
+        Option("reward", "views", "what the planner learns from: views 24 h after posting, or validated "
+               "commission per post", choices=("views", "commission")),
+        Option("decay", 0.97, "weight kept by a day-old piece of evidence (per day)", low=0, low_open=True, high=1),
+        Option("explore", 0.1, "share of picks made at random, at least", low=0, high=1),
+        Option("min_original_share", 0.7, "per account, the least share of posts that are promos or mashups of "
+               "the user's own footage", low=0, high=1),
+        Option("warmup_days", 14, "a new account's daily cap grows from 1 to its cap over these days", low=0),
+        Option("new_account_days", 7, "an account's first days are not learned from", low=0),
+        Option("min_evidence", 5, "posts with views an account needs before the planner stops picking at random",
+               low=0),
+        Option("jitter_min", 20, "random minutes added to a learned posting hour", low=0, high=59),
+    ),
     # cron expressions (minute hour day-of-month month day-of-week), in this machine's time zone
     "schedule": (
         Option("nightly", "0 1 * * *", "the nightly render (farm nightly)"),
@@ -251,8 +279,33 @@ class PromoSettings:
     disclosure_en: str = _d("promo", "disclosure_en")
 
 
+class _FromEnvironment:
+    """Settings whose every key may come from ``FARM_<KEY>`` in the environment, which wins over the file."""
+
+    def with_environment(self, environ=None):
+        """These settings with every ``FARM_<KEY>`` environment variable applied (the environment wins)."""
+        env = os.environ if environ is None else environ
+        changes = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            raw = env.get("FARM_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            want = type(f.default)
+            try:
+                if want is bool:
+                    if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                        raise ValueError(raw)
+                    value = raw.lower() in ("1", "true", "yes")
+                else:
+                    value = want(raw)
+            except ValueError:
+                raise InputError(f"FARM_{f.name.upper()}: must be {want.__name__}, not {raw!r}") from None
+            changes[f.name] = value
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class PlatformSettings:
+class PlatformSettings(_FromEnvironment):
     youtube_api_base: str = _d("platforms", "youtube_api_base")
     youtube_upload_base: str = _d("platforms", "youtube_upload_base")
     youtube_auth_url: str = _d("platforms", "youtube_auth_url")
@@ -280,27 +333,6 @@ class PlatformSettings:
     def __repr__(self) -> str:  # the client secrets never reach a log
         return "PlatformSettings(...)"
 
-    def with_environment(self, environ=None) -> PlatformSettings:
-        """These settings with every ``FARM_<KEY>`` environment variable applied (the environment wins)."""
-        env = os.environ if environ is None else environ
-        changes = {}
-        for f in dataclasses.fields(self):
-            raw = env.get("FARM_" + f.name.upper())
-            if raw is None or raw == "":
-                continue
-            want = type(f.default)
-            try:
-                if want is bool:
-                    if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                        raise ValueError(raw)
-                    value = raw.lower() in ("1", "true", "yes")
-                else:
-                    value = want(raw)
-            except ValueError:
-                raise InputError(f"FARM_{f.name.upper()}: must be {want.__name__}, not {raw!r}") from None
-            changes[f.name] = value
-        return dataclasses.replace(self, **changes) if changes else self
-
 
 @dataclass(frozen=True)
 class PublishSettings:
@@ -308,6 +340,34 @@ class PublishSettings:
     timezone: str = _d("publish", "timezone")
     chunk_mib: int = _d("publish", "chunk_mib")
     sweep_interval_s: float = _d("publish", "sweep_interval_s")
+
+
+@dataclass(frozen=True)
+class AffiliateSettings(_FromEnvironment):
+    shopee_app_id: str = _d("affiliate", "shopee_app_id")
+    shopee_secret: str = _d("affiliate", "shopee_secret")
+    shopee_affiliate_api: str = _d("affiliate", "shopee_affiliate_api")
+    accesstrade_key: str = _d("affiliate", "accesstrade_key")
+    accesstrade_campaign_id: str = _d("affiliate", "accesstrade_campaign_id")
+    accesstrade_api_base: str = _d("affiliate", "accesstrade_api_base")
+    sub_id_prefix: str = _d("affiliate", "sub_id_prefix")
+    timeout_s: float = _d("affiliate", "timeout_s")
+    max_retries: int = _d("affiliate", "max_retries")
+
+    def __repr__(self) -> str:  # the secrets never reach a log
+        return "AffiliateSettings(...)"
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    reward: str = _d("planner", "reward")
+    decay: float = _d("planner", "decay")
+    explore: float = _d("planner", "explore")
+    min_original_share: float = _d("planner", "min_original_share")
+    warmup_days: int = _d("planner", "warmup_days")
+    new_account_days: int = _d("planner", "new_account_days")
+    min_evidence: int = _d("planner", "min_evidence")
+    jitter_min: int = _d("planner", "jitter_min")
 
 
 @dataclass(frozen=True)
@@ -343,7 +403,8 @@ class AlertSettings:
 
 _SECTIONS = {"render": RenderSettings, "queue": QueueSettings, "media": MediaSettings, "nightly": NightlySettings,
              "ai": AiSettings, "promo": PromoSettings, "platforms": PlatformSettings, "publish": PublishSettings,
-             "schedule": ScheduleSettings, "alerts": AlertSettings}
+             "affiliate": AffiliateSettings, "planner": PlannerSettings, "schedule": ScheduleSettings,
+             "alerts": AlertSettings}
 
 
 @dataclass(frozen=True)
@@ -356,6 +417,8 @@ class Settings:
     promo: PromoSettings = field(default_factory=PromoSettings)
     platforms: PlatformSettings = field(default_factory=PlatformSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    affiliate: AffiliateSettings = field(default_factory=AffiliateSettings)
+    planner: PlannerSettings = field(default_factory=PlannerSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
@@ -408,6 +471,11 @@ class Settings:
             built["schedule"].check_cron(source=path)
         # the platforms' URLs and app credentials may come from the environment, which wins
         built["platforms"] = built.get("platforms", PlatformSettings()).with_environment()
+        built["affiliate"] = built.get("affiliate", AffiliateSettings()).with_environment()
+        prefix = built["affiliate"].sub_id_prefix
+        if not (prefix.isascii() and prefix.isalnum() and len(prefix) <= 8):
+            raise InputError(f"{path}: affiliate.sub_id_prefix = {prefix!r}: 1 to 8 ASCII letters and digits "
+                             "(Shopee refuses other characters in sub-ids)")
         return cls(**built)
 
 
