@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from farm.cli import _doctor, _monitor, _publish, _render, _report, _schedule, _workspace
+from farm.cli import _doctor, _monitor, _plan, _publish, _render, _report, _revenue, _schedule, _workspace
 from farm.errors import FarmError
 
 
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     _schedule.add_schedule(sub)
     _schedule.add_scheduler(sub)
     _report.add_report(sub)
+    _revenue.add_revenue(sub)
+    _plan.add_plan(sub)
+    _plan.add_recommend(sub)
     return parser
 
 

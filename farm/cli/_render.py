@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from farm.cli._bench_planner import add_bench_planner
 from farm.cli._output import Progress
 from farm.platforms import platform_names
 from farm.settings import option, render_default
@@ -193,6 +194,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workdir", default=None)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=_cmd_bench_gpu)
+    add_bench_planner(bsub)
 
 
 def _cmd_bench_promo(args: argparse.Namespace) -> int:
