@@ -308,6 +308,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (network, order_id, item_id, model_id)
         );
+        ALTER TABLE products ADD COLUMN network VARCHAR;
+        ALTER TABLE products ADD COLUMN campaign_id VARCHAR;
         ALTER TABLE jobs ADD COLUMN account_id BIGINT;
         ALTER TABLE jobs ADD COLUMN plan_arm JSON;
         ALTER TABLE accounts ADD COLUMN paused_until TIMESTAMP;
