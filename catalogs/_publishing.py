@@ -14,7 +14,8 @@ ACCOUNT_PUBLIC_COLUMNS = (
     "id", "platform", "username", "page_id", "privacy", "daily_cap", "min_gap_min", "window_start", "window_end",
     "active", "needs_reconnect", "reconnect_reason", "token_expires_at", "refresh_expires_at", "token_refreshed_at",
     "error_count", "last_posted_at", "health", "key_id", "created_at", "updated_at", "allow_comments", "allow_duet",
-    "allow_stitch", "scopes", "missing_scope", "key_problem", "remote_name",
+    "allow_stitch", "scopes", "missing_scope", "key_problem", "remote_name", "paused_until", "pause_reason",
+    "warmup_days", "warmup_from", "window_auto",
 )
 _PUBLIC_SELECT = ", ".join(ACCOUNT_PUBLIC_COLUMNS) + ", refresh_blob IS NOT NULL AS has_refresh_token"
 """Every column of ``accounts`` but the two token blobs: what listing code may read."""
@@ -240,3 +241,40 @@ def due_job_ids(con: duckdb.DuckDBPyConnection, now: datetime) -> list[int]:
         "SELECT id FROM jobs WHERE state IN ('ready', 'publishing') AND (publish_after IS NULL OR publish_after <= ?) "
         "ORDER BY coalesce(publish_after, finished_at, created_at), id", [now]).fetchall()
     return [int(r[0]) for r in rows]
+
+
+# -- account safety: what share of an account's posts are originals -------------------
+_REUSES_SOURCE = ("EXISTS (SELECT 1 FROM job_media jm JOIN media m ON m.id = jm.media_id "
+                  "WHERE jm.job_id = {job} AND jm.role = 'main' AND m.license <> 'owned')")
+"""A job reuses a source when one of its main clips is not the user's own footage (licence ``owned``)."""
+
+
+def job_is_original(con: duckdb.DuckDBPyConnection, job_id: int) -> bool:
+    """True for a promo, or a mashup whose main clip(s) are all the user's own footage (licence
+    ``owned``). A job the catalog does not know, or one without recorded main clips, counts as
+    original: nothing shows that it reuses a source."""
+    row = con.execute(f"SELECT kind = 'promo' OR NOT {_REUSES_SOURCE.format(job='j.id')} FROM jobs j WHERE j.id = ?",
+                      [int(job_id)]).fetchone()
+    return True if row is None else bool(row[0])
+
+
+def account_post_mix(con: duckdb.DuckDBPyConnection, account_id: int, since: datetime) -> tuple[int, int]:
+    """(originals, total): the account's posts since ``since`` (published or under way; failed ones
+    do not count), and how many of them are originals as ``job_is_original`` says."""
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE j.id IS NULL OR j.kind = 'promo' OR NOT "
+        f"{_REUSES_SOURCE.format(job='u.job_id')}), count(*) "
+        "FROM uploads u LEFT JOIN jobs j ON j.id = u.job_id "
+        "WHERE u.account_id = ? AND u.state <> 'failed' AND coalesce(u.started_at, u.created_at) >= ?",
+        [int(account_id), since]).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def job_plan_facts(con: duckdb.DuckDBPyConnection, *, states: tuple[str, ...] = ("ready", "publishing")
+                   ) -> dict[int, tuple[bool, int | None]]:
+    """For every job in ``states`` (those the publisher may choose accounts for): (is it original,
+    as ``job_is_original`` says; its planned account, ``jobs.account_id``, or None). One query."""
+    rows = con.execute(
+        f"SELECT j.id, j.kind = 'promo' OR NOT {_REUSES_SOURCE.format(job='j.id')}, j.account_id FROM jobs j "
+        f"WHERE j.state IN ({', '.join('?' for _ in states)})", list(states)).fetchall()
+    return {int(i): (bool(orig), int(acc) if acc is not None else None) for i, orig, acc in rows}

@@ -202,7 +202,7 @@ def test_a_fifth_platform_runs_through_the_whole_farm(vidwall, tmp_path, capsys)
     for name in ("wall_a", "wall_b"):
         assert farm_main(["--workspace", str(ws.root), "accounts", "add", "vidwall", "--name", name, "--token-file",
                           str(token_file(tmp_path, name, "app-password-1")), "--min-gap-minutes", "0",
-                          "--daily-cap", "10"]) == 0
+                          "--daily-cap", "10", "--warmup-days", "0"]) == 0
     jobs = [ready_job(ws, vertical_video(ws.out_dir / f"j{i}.mp4"), platform="vidwall", affiliate=True)
             for i in range(5)]
     plan = sweep(ws, dry_run=True)

@@ -10,8 +10,8 @@ from farm.cli._output import Progress, format_table, print_json
 from farm.cli._workspace import _leaf, _ws
 from farm.platforms import INTERACTIONS, PRIVACY_WORDS, platform, platform_names, platforms
 
-ACCOUNT_COLUMNS_SHOWN = ["id", "platform", "name", "state", "privacy", "daily_cap", "min_gap_minutes", "window",
-                         "last_posted_at"]
+ACCOUNT_COLUMNS_SHOWN = ["id", "platform", "name", "state", "privacy", "daily_cap", "cap_today", "min_gap_minutes",
+                         "window", "last_posted_at"]
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -22,8 +22,12 @@ def _account_options(p, *, page_help: str) -> None:
     p.add_argument("--daily-cap", type=int, default=None, metavar="N", help="posts a day at most (default 3)")
     p.add_argument("--min-gap-minutes", type=int, default=None, metavar="M",
                    help="minutes between two posts at least (default 120)")
-    p.add_argument("--window", default=None, metavar="HH:MM-HH:MM",
-                   help="post only inside this daily window (publish.timezone; it may wrap past midnight)")
+    p.add_argument("--window", default=None, metavar="HH:MM-HH:MM|auto",
+                   help="post only inside this daily window (publish.timezone; it may wrap past midnight), or auto: "
+                        "at the hours the nightly planner learns, with jitter (the minimum gap still holds)")
+    p.add_argument("--warmup-days", type=int, default=None, metavar="N",
+                   help="a new account's daily cap starts at 1 and grows to its cap over N days (default: [planner] "
+                        "warmup_days, 14; 0: no warm-up); a reconnect keeps the warm-up it has")
     p.add_argument("--privacy", choices=PRIVACY_WORDS, default=None,
                    help="public (default) | private | unlisted | self-only | inbox (drafts finished in the app)")
     for what in INTERACTIONS:
@@ -35,7 +39,7 @@ def _account_options(p, *, page_help: str) -> None:
 
 def add_accounts(sub) -> None:
     p = sub.add_parser("accounts", help="publishing accounts: connect (in the browser), add (tokens from files), "
-                       "list, enable, disable, remove, rotate-key")
+                       "list, enable, disable, pause, resume, remove, rotate-key")
     asub = p.add_subparsers(dest="accounts_cmd", required=True, metavar="ACTION")
 
     con = _leaf(asub, "connect", help="connect an account in the browser (OAuth with PKCE on a loopback redirect); an "
@@ -71,6 +75,19 @@ def add_accounts(sub) -> None:
         c.add_argument("--json", action="store_true")
         c.set_defaults(func=_cmd_accounts_change, action=name)
 
+    pause = _leaf(asub, "pause", help="stop publishing to an account for some days; it resumes by itself")
+    pause.add_argument("account", metavar="ACCOUNT", help="its id, name, or PLATFORM:NAME")
+    pause.add_argument("--days", type=int, required=True, metavar="N", help="days to pause (more than 0)")
+    pause.add_argument("--reason", default=None, metavar="TEXT", help="why (shown in `farm accounts list` and by "
+                       "`farm publish`)")
+    pause.add_argument("--json", action="store_true")
+    pause.set_defaults(func=_cmd_accounts_pause)
+
+    resume = _leaf(asub, "resume", help="lift an account's pause now")
+    resume.add_argument("account", metavar="ACCOUNT", help="its id, name, or PLATFORM:NAME")
+    resume.add_argument("--json", action="store_true")
+    resume.set_defaults(func=_cmd_accounts_resume)
+
     rot = _leaf(asub, "rotate-key", help="re-encrypt every stored token under a new key")
     rot.add_argument("--json", action="store_true")
     rot.set_defaults(func=_cmd_accounts_rotate)
@@ -78,6 +95,16 @@ def add_accounts(sub) -> None:
 
 def _allow(args) -> dict:
     return {what: getattr(args, f"allow_{what}") for what in INTERACTIONS}
+
+
+def _warmup_days(args, ws) -> int:
+    """``--warmup-days``, else ``[planner] warmup_days``; checked before anything is stored."""
+    from farm.errors import InputError
+
+    days = ws.settings.planner.warmup_days if args.warmup_days is None else args.warmup_days
+    if days < 0:
+        raise InputError(f"Invalid --warmup-days ({days}). Supported: 0 or more (0: no warm-up).")
+    return int(days)
 
 
 def _say_account(ws, acc: dict, *, json_out: bool, verb: str, extra: dict | None = None) -> None:
@@ -91,7 +118,7 @@ def _say_account(ws, acc: dict, *, json_out: bool, verb: str, extra: dict | None
         return
     who = f" ({row['remote_name']})" if row.get("remote_name") else ""
     print(f"{verb} {row['platform']}:{row['name']}{who} (id {row['id']}); its tokens are stored encrypted")
-    for line in (extra or {}).get("can", []):
+    for line in (extra or {}).get("can", []) + _account_notes(row):
         print(f"  {line}")
     for note in row["warnings"] + notes:
         print(f"  warning: {note}")
@@ -103,7 +130,8 @@ def _cmd_accounts_add(args) -> int:
     ws = _ws(args)
     acc = add_account(ws, args.platform, username=args.name, token_file=args.token_file,
                       refresh_token_file=args.refresh_token_file, page_id=args.page_id, daily_cap=args.daily_cap,
-                      min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy, allow=_allow(args))
+                      min_gap_min=args.min_gap_minutes, window=args.window, privacy=args.privacy, allow=_allow(args),
+                      warmup_days=_warmup_days(args, ws))
     _say_account(ws, acc, json_out=args.json, verb="reconnected" if acc.get("reconnected") else "added")
     return 0
 
@@ -114,7 +142,8 @@ def _cmd_accounts_connect(args) -> int:
     ws = _ws(args)
     options = ConnectOptions(name=args.name, page_id=args.page_id, privacy=args.privacy, daily_cap=args.daily_cap,
                              min_gap_min=args.min_gap_minutes, window=args.window, allow=_allow(args),
-                             browser=not args.no_browser, port=args.port, timeout_s=args.timeout)
+                             warmup_days=_warmup_days(args, ws), browser=not args.no_browser, port=args.port,
+                             timeout_s=args.timeout)
     say = (lambda url: print(url, file=sys.stderr, flush=True)) if args.json and not args.no_browser else \
         (lambda url: print(url, flush=True))
     acc = connect_account(ws, args.platform, options, say=say)
@@ -142,8 +171,52 @@ def _cmd_accounts_list(args) -> int:
     print(format_table(rows, ACCOUNT_COLUMNS_SHOWN) if rows else "(no accounts: connect one with `farm accounts "
           "connect`)")
     for r in rows:  # the table cuts long cells; what the user must know is printed whole
-        for note in r["warnings"]:
+        for note in _account_notes(r) + r["warnings"]:
             print(f"{r['platform']}:{r['name']}: {note}")
+    return 0
+
+
+def _account_notes(row: dict) -> list[str]:
+    """The pause and the warm-up of a listed account, as lines."""
+    notes = []
+    if row["state"] == "paused":
+        until = f"paused until {row['paused_until']:%Y-%m-%d %H:%M} UTC"
+        notes.append(until + (f" ({row['pause_reason']})" if row.get("pause_reason") else "") + "; it resumes by "
+                     "itself (or `farm accounts resume`)")
+    if row.get("warmup"):
+        notes.append(f"{row['warmup']}: {row['cap_today']} post(s) today of its cap of {row['daily_cap']}")
+    return notes
+
+
+def _cmd_accounts_pause(args) -> int:
+    from farm.publish import pause_account
+
+    acc = pause_account(_ws(args), args.account, days=args.days, reason=args.reason)
+    doc = {"id": acc["id"], "platform": acc["platform"], "name": acc["username"], "action": "paused",
+           "state": "paused", "paused_until": acc["paused_until"], "pause_reason": acc["pause_reason"]}
+    if args.json:
+        print_json(doc)
+    else:
+        why = f" ({acc['pause_reason']})" if acc["pause_reason"] else ""
+        print(f"paused {acc['platform']}:{acc['username']} (id {acc['id']}) until {acc['paused_until']:%Y-%m-%d %H:%M} "
+              f"UTC{why}: nothing is published to it until then; it resumes by itself")
+    return 0
+
+
+def _cmd_accounts_resume(args) -> int:
+    from farm.publish import list_account_rows, resume_account
+
+    ws = _ws(args)
+    acc = resume_account(ws, args.account)
+    row = next(r for r in list_account_rows(ws) if r["id"] == acc["id"])
+    if args.json:
+        print_json({"id": acc["id"], "platform": acc["platform"], "name": acc["username"], "action": "resumed",
+                    "was_paused": acc["was_paused"], "state": row["state"]})
+    elif acc["was_paused"]:
+        print(f"resumed {acc['platform']}:{acc['username']} (id {acc['id']}): it may publish again (state "
+              f"{row['state']})")
+    else:
+        print(f"{acc['platform']}:{acc['username']} (id {acc['id']}) was not paused (state {row['state']})")
     return 0
 
 

@@ -16,22 +16,37 @@ from farm.publish._account_tokens import (
 )
 from farm.publish._accounts import (
     INTERACTIONS,
+    WINDOW_AUTO,
     Window,
     account_notices,
     account_row,
     account_status,
     add_account,
     check_privacy,
+    effective_daily_cap,
     effective_privacy,
     list_account_rows,
+    pause_account,
+    pause_note,
     read_token_file,
     remove_account,
+    resume_account,
     rotate_key,
     scope_warnings,
     set_active,
     store_account,
+    warmup_day,
 )
-from farm.publish._assign import Planner, Target, job_targets, local_zone, midnight_utc, to_local
+from farm.publish._assign import (
+    MIX_DAYS,
+    Planner,
+    Target,
+    job_targets,
+    local_zone,
+    midnight_utc,
+    original_share_allows,
+    to_local,
+)
 from farm.publish._checks import VideoFacts, check_upload, video_facts, violations
 from farm.publish._connect import ConnectError, ConnectOptions, authorization_url, connect_account, pkce_pair
 from farm.publish._flow import Outcome, Reporter, UploadFlow, upload_request
@@ -73,8 +88,9 @@ __all__ = [
     "needs_refresh", "refresh_account", "store_tokens", "with_token",
     "INTERACTIONS", "Window", "account_notices", "account_row", "account_status", "add_account", "check_privacy",
     "effective_privacy", "list_account_rows", "read_token_file", "remove_account", "rotate_key", "scope_warnings",
-    "set_active", "store_account",
-    "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "to_local",
+    "set_active", "store_account", "effective_daily_cap", "pause_account", "pause_note", "resume_account",
+    "warmup_day", "WINDOW_AUTO",
+    "MIX_DAYS", "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "original_share_allows", "to_local",
     "VideoFacts", "check_upload", "video_facts", "violations",
     "ConnectError", "ConnectOptions", "authorization_url", "connect_account", "pkce_pair",
     "Outcome", "Reporter", "UploadFlow", "upload_request", "IN_FLIGHT", "follow_up", "settle_job",

@@ -1,15 +1,20 @@
-"""Publishing accounts: add (or connect), list (never a secret), enable/disable, remove, key rotation.
+"""Publishing accounts: add (or connect), list (never a secret), enable/disable, pause/resume, remove, key rotation.
 
 Tokens come from ``farm accounts connect`` (OAuth in the browser) or from files (plain text,
 or the JSON an OAuth tool saves), are checked where the platform says how (a Facebook Page
 token with debug_token), encrypted with the workspace's keyring and stored as ciphertext
 only. What each platform will do is said when an account is added and listed, before the
 user finds out from a private post.
+
+Account safety: a new account warms up (its daily cap grows from 1 to its cap over its warm-up
+days, ``effective_daily_cap``), and an account may be paused for some days (``pause_account``):
+it resumes by itself when the time has passed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,6 +38,7 @@ from farm.publish._secrets import Keyring, add_primary_key, keep_primary_only
 from farm.workspace import Workspace
 
 WARN_EXPIRY = timedelta(days=3)
+WINDOW_AUTO = "auto"
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
@@ -47,7 +53,8 @@ class Window:
     @classmethod
     def parse(cls, text: str) -> Window:
         if not _WINDOW.match(text or ""):
-            raise InputError(f"Invalid posting window ({text!r}). Supported: HH:MM-HH:MM, e.g. 08:00-22:30.")
+            raise InputError(f"Invalid posting window ({text!r}). Supported: HH:MM-HH:MM, e.g. 08:00-22:30, or "
+                             f"{WINDOW_AUTO}.")
         start, end = text.split("-")
         if start == end:
             raise InputError(f"Invalid posting window ({text!r}): it starts and ends at the same minute.")
@@ -139,9 +146,11 @@ def account_row(name: str, *, username: str, page_id: str | None = None, daily_c
     if min_gap_min is not None and min_gap_min < 0:
         raise InputError(f"Invalid minimum gap ({min_gap_min}). Supported: 0 minutes or more.")
     row: dict = {"platform": name, "username": username}
-    if window:
+    if window == WINDOW_AUTO:  # posts go at the hours the nightly planner sets on each job (publish_after)
+        row.update(window_start=None, window_end=None, window_auto=True)
+    elif window:
         win = Window.parse(window)
-        row.update(window_start=win.start, window_end=win.end)
+        row.update(window_start=win.start, window_end=win.end, window_auto=False)
     for key, value in (("page_id", page_id), ("privacy", privacy), ("daily_cap", daily_cap),
                        ("min_gap_min", min_gap_min)):
         if value is not None:
@@ -166,11 +175,24 @@ def check_key(con, ring: Keyring, *, except_account: int | None = None) -> None:
                          "use")
 
 
-def store_account(ws: Workspace, row: dict, tokens: TokenSet | None, *, remote_name: str | None = None) -> dict:
+def check_warmup_days(days: int | None) -> int | None:
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+        raise InputError(f"Invalid warm-up days ({days!r}). Supported: 0 or more (0: no warm-up).")
+    return days
+
+
+def store_account(ws: Workspace, row: dict, tokens: TokenSet | None, *, remote_name: str | None = None,
+                  warmup_days: int | None = None) -> dict:
     """Insert the account, or reconnect the one of that name: new tokens (encrypted), the options
-    given, its marks cleared; the rest, its uploads included, stays. Returns its public row with
-    ``reconnected``."""
+    given, its marks cleared; the rest, its uploads and its warm-up included, stays. Returns its
+    public row with ``reconnected``.
+
+    ``warmup_days``: a new account's warm-up (its daily cap grows from 1 to its cap over these
+    days, from now); None or 0: none. A reconnect does not restart it. The local outbox never
+    warms up: it is a folder, with no platform account behind it to build a history for.
+    """
     row = dict(row)
+    check_warmup_days(warmup_days)
     name, username = row["platform"], row["username"]
     ring = keyring(ws, create=True) if tokens is not None else None
     if tokens is not None:
@@ -192,26 +214,32 @@ def store_account(ws: Workspace, row: dict, tokens: TokenSet | None, *, remote_n
             catalogs.log_stage(con, None, "account", status="info", detail=f"reconnected {name}:{username} "
                                f"(id {account_id}): new tokens")
             return {**catalogs.find_account(con, account_id), "reconnected": True}
+        if warmup_days and not platform(name).outbox:
+            row.update(warmup_days=warmup_days, warmup_from=catalogs.utcnow())
         account_id = catalogs.insert_account(con, row)
-        catalogs.log_stage(con, None, "account", status="info", detail=f"added {name}:{username} (id {account_id})")
+        warm = f", warm-up over {row['warmup_days']} days" if row.get("warmup_days") else ""
+        catalogs.log_stage(con, None, "account", status="info", detail=f"added {name}:{username} (id {account_id})"
+                           f"{warm}")
         return {**catalogs.find_account(con, account_id), "reconnected": False}
 
 
 def add_account(ws: Workspace, name: str, *, username: str, token_file: str | Path | None,
                 refresh_token_file: str | Path | None = None, page_id: str | None = None, daily_cap: int | None = None,
                 min_gap_min: int | None = None, window: str | None = None, privacy: str | None = None,
-                allow: dict[str, bool | None] | None = None, transport=None) -> dict:
+                allow: dict[str, bool | None] | None = None, warmup_days: int | None = None, transport=None) -> dict:
     """Store an account with tokens read from files (``farm accounts add``); an existing name is
     reconnected. Where the platform checks a stored token (a Facebook Page token: debug_token), it
-    is checked first. Returns its public row (``reconnected``, ``notes`` from the check)."""
+    is checked first. ``warmup_days``: a new account's warm-up (None: none here; the CLI passes
+    ``[planner] warmup_days``). Returns its public row (``reconnected``, ``notes`` from the check)."""
     descriptor = platform(name)
+    check_warmup_days(warmup_days)
     row = account_row(name, username=username, page_id=page_id, daily_cap=daily_cap, min_gap_min=min_gap_min,
                       window=window, privacy=privacy, allow=allow)
     if descriptor.tokens is None:
         tokens, notes = None, []
     else:
         tokens, notes = _tokens_from_files(ws, descriptor, token_file, refresh_token_file, page_id, transport)
-    return {**store_account(ws, row, tokens), "notes": notes}
+    return {**store_account(ws, row, tokens, warmup_days=warmup_days), "notes": notes}
 
 
 def _tokens_from_files(ws: Workspace, descriptor: Platform, token_file, refresh_token_file, page_id,
@@ -244,13 +272,61 @@ def effective_privacy(account: dict, settings) -> str:
 
 
 def account_status(account: dict, now: datetime) -> tuple[str, str | None]:
-    """(state, why): ``active``, ``disabled``, ``reconnect`` (its token is dead or unreadable) or ``expiring``."""
+    """(state, why): ``active``, ``disabled``, ``reconnect`` (its token is dead or unreadable),
+    ``paused`` (until ``paused_until``: past that time it is active again by itself) or ``expiring``.
+    A dead token goes before a pause (the user must act), a pause before an expiring token."""
     if account.get("key_problem"):
         return "reconnect", account["key_problem"]
     if account.get("needs_reconnect"):
         return "reconnect", account.get("reconnect_reason") or "the platform refused its token"
     if not account.get("active"):
         return "disabled", None
+    state, why = token_status(account, now)
+    if state != "reconnect" and pause_note(account, now):
+        return "paused", pause_note(account, now)
+    return state, why
+
+
+def pause_note(account: dict, now: datetime) -> str | None:
+    """"paused until 2026-12-14 09:00 UTC (reason)" while the account is paused, else None."""
+    until = account.get("paused_until")
+    if until is None or until <= now:
+        return None
+    reason = account.get("pause_reason")
+    return f"paused until {until:%Y-%m-%d %H:%M} UTC" + (f" ({reason})" if reason else "")
+
+
+def effective_daily_cap(account: dict, now: datetime) -> int:
+    """The account's daily cap today, warm-up counted.
+
+    An account with ``warmup_days`` N > 0 (from ``warmup_from``) is on warm-up day d = the whole
+    days elapsed since then (0 on its first day); its cap that day grows linearly from 1 to its
+    configured cap C: ``min(C, 1 + floor((C - 1) * d / N))``, so day 0 allows 1 post and day N
+    (and after) allows C. Without a warm-up (N 0 or None) the cap is C.
+
+    >>> start = datetime(2026, 12, 1)
+    >>> acc = {"daily_cap": 15, "warmup_days": 14, "warmup_from": start}
+    >>> [effective_daily_cap(acc, start + timedelta(days=d)) for d in (0, 7, 14)]
+    [1, 8, 15]
+    """
+    cap = int(account["daily_cap"])
+    day = warmup_day(account, now)
+    if day is None:
+        return cap
+    return max(1, min(cap, 1 + math.floor((cap - 1) * day / int(account["warmup_days"]))))
+
+
+def warmup_day(account: dict, now: datetime) -> int | None:
+    """The account's warm-up day (0 on its first), or None when it has no warm-up or it is over."""
+    days, start = account.get("warmup_days") or 0, account.get("warmup_from")
+    if days <= 0 or start is None:
+        return None
+    day = max(0, (now - start).days)
+    return day if day < days else None
+
+
+def token_status(account: dict, now: datetime) -> tuple[str, str | None]:
+    """(state, why) of an enabled account's tokens: ``active``, ``expiring`` or ``reconnect``."""
     rules = platform(account["platform"]).tokens
     if rules is None:
         return "active", None
@@ -282,7 +358,8 @@ def scope_warnings(account: dict) -> list[str]:
 
 
 def list_account_rows(ws: Workspace, *, now: datetime | None = None) -> list[dict]:
-    """Every account, no secret: its state (``connected``, ``reconnect`` or ``disabled``) and the
+    """Every account, no secret: its state (``connected``, ``paused``, ``reconnect`` or
+    ``disabled``), its cap today (``cap_today``, with its ``warmup`` note while it warms up) and the
     warnings the user must read (a dying token, a missing scope, what the platform will do)."""
     now = now or catalogs.utcnow()
     with ws.catalog.read() as con:
@@ -290,19 +367,66 @@ def list_account_rows(ws: Workspace, *, now: datetime | None = None) -> list[dic
     out = []
     for r in rows:
         status, why = account_status(r, now)
-        warnings = [w for w in (why and (f"reconnect: {why}" if status == "reconnect" else why),) if w]
+        token, why = token_status(r, now) if status == "paused" else (status, why)  # a pause hides no token news
+        warnings = [w for w in (why and (f"reconnect: {why}" if token == "reconnect" else why),) if w]
         warnings += scope_warnings(r) + account_notices(r, ws.settings)
         out.append({
             "id": r["id"], "platform": r["platform"], "name": r["username"], "page_id": r["page_id"],
             "state": {"active": "connected", "expiring": "connected"}.get(status, status),
-            "token": status, "privacy": r["privacy"], "effective_privacy": effective_privacy(r, ws.settings),
-            "remote_name": r.get("remote_name"), "daily_cap": r["daily_cap"], "min_gap_minutes": r["min_gap_min"],
-            "window": f"{r['window_start']}-{r['window_end']}" if r["window_start"] else None,
+            "token": token, "privacy": r["privacy"], "effective_privacy": effective_privacy(r, ws.settings),
+            "remote_name": r.get("remote_name"), "daily_cap": r["daily_cap"],
+            "cap_today": effective_daily_cap(r, now), "warmup": warmup_text(r, now),
+            "warmup_days": r.get("warmup_days") or 0, "warmup_from": r.get("warmup_from"),
+            "min_gap_minutes": r["min_gap_min"], "window": window_text(r),
+            "paused_until": r.get("paused_until") if status == "paused" else None,
+            "pause_reason": r.get("pause_reason") if status == "paused" else None,
             "allow": {k: bool(r.get(f"allow_{k}")) for k in INTERACTIONS},
             "token_expires_at": r["token_expires_at"], "last_posted_at": r["last_posted_at"],
             "error_count": r["error_count"], "warnings": warnings,
         })
     return out
+
+
+def window_text(account: dict) -> str | None:
+    """``auto`` (hours set by the nightly planner), ``HH:MM-HH:MM``, or None (any time)."""
+    if account.get("window_auto"):
+        return WINDOW_AUTO
+    return f"{account['window_start']}-{account['window_end']}" if account.get("window_start") else None
+
+
+def warmup_text(account: dict, now: datetime) -> str | None:
+    """"warm-up day 3 of 14" (its first day is day 1 here) while the account warms up, else None."""
+    day = warmup_day(account, now)
+    return None if day is None else f"warm-up day {day + 1} of {account['warmup_days']}"
+
+
+def pause_account(ws: Workspace, ref: str, *, days: float, reason: str | None = None,
+                  now: datetime | None = None) -> dict:
+    """Stop publishing to an account for ``days`` (> 0) from ``now``; past that time it posts again
+    by itself. A second pause replaces the first. Returns its public row."""
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not days > 0 or math.isinf(days):
+        raise InputError(f"Invalid pause ({days!r} days). Supported: more than 0 days.")
+    until = (now or catalogs.utcnow()) + timedelta(days=days)
+    reason = (reason or "").strip() or None
+    with ws.catalog.write() as con:
+        acc = catalogs.find_account(con, ref)
+        catalogs.update_account(con, acc["id"], paused_until=until, pause_reason=reason)
+        catalogs.log_stage(con, None, "account", status="info", detail=f"paused {acc['platform']}:{acc['username']} "
+                           f"until {until:%Y-%m-%d %H:%M} UTC" + (f" ({reason})" if reason else ""))
+        return catalogs.find_account(con, acc["id"])
+
+
+def resume_account(ws: Workspace, ref: str, *, now: datetime | None = None) -> dict:
+    """Lift an account's pause now. Returns its public row, with ``was_paused``."""
+    now = now or catalogs.utcnow()
+    with ws.catalog.write() as con:
+        acc = catalogs.find_account(con, ref)
+        was = pause_note(acc, now) is not None
+        catalogs.update_account(con, acc["id"], paused_until=None, pause_reason=None)
+        if was:
+            catalogs.log_stage(con, None, "account", status="info",
+                               detail=f"resumed {acc['platform']}:{acc['username']}")
+        return {**catalogs.find_account(con, acc["id"]), "was_paused": was}
 
 
 def set_active(ws: Workspace, ref: str, active: bool) -> dict:

@@ -32,7 +32,7 @@ import catalogs
 from farm.errors import FarmError, InputError
 from farm.platforms import Connection, Platform, client_for, make_http_client, platform, scope_granted
 from farm.publish._account_tokens import keyring
-from farm.publish._accounts import account_row, check_key, store_account
+from farm.publish._accounts import account_row, check_key, check_warmup_days, store_account
 from farm.workspace import Workspace
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -53,6 +53,7 @@ class ConnectOptions:
     min_gap_min: int | None = None
     window: str | None = None
     allow: dict[str, bool | None] = field(default_factory=dict)
+    warmup_days: int | None = None  # a new account's warm-up (None: none; the CLI gives [planner] warmup_days)
     browser: bool = True
     port: int = 0
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -117,13 +118,14 @@ class _Callbacks:
                 if parts.path.rstrip("/") != callbacks.path.rstrip("/") or not ({"code", "error", "state"} & set(query)):
                     self._page(404, "Not the farm's sign-in address.")
                     return
-                callbacks.answers.put(query)
                 if "error" in query:
                     self._page(200, f"The platform said: {query.get('error')}. The farm did not connect the account. "
                                     "You can close this tab.")
                 else:
                     self._page(200, "Received. You can close this tab; the terminal says whether the account is "
                                     "connected.")
+                # after the page is sent: the command may exit as soon as it has the answer
+                callbacks.answers.put(query)
 
             def _page(self, status: int, text: str) -> None:
                 body = (f"<!doctype html><meta charset=utf-8><title>reel farm</title>"
@@ -198,6 +200,7 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
     row = account_row(name, username=options.name, page_id=options.page_id, daily_cap=options.daily_cap,
                       min_gap_min=options.min_gap_min, window=options.window, privacy=options.privacy,
                       allow=options.allow, require_page=False)
+    check_warmup_days(options.warmup_days)  # before the user signs in for nothing
     row.pop("page_id", None)  # the Page comes from the platform (the one --page-id names, or the only one)
     tell = tell or (lambda text: print(text, file=sys.stderr, flush=True))
     _check_key_first(ws, name, options.name)
@@ -222,7 +225,7 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
                            "connect again and allow it; nothing was stored")
     if connection.page_id:
         row["page_id"] = connection.page_id
-    stored = store_account(ws, row, connection.tokens, remote_name=connection.name)
+    stored = store_account(ws, row, connection.tokens, remote_name=connection.name, warmup_days=options.warmup_days)
     return {**stored, "granted": granted, "notes": list(connection.notes)}
 
 
