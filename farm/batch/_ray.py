@@ -295,9 +295,11 @@ def run_nightly(
                 summary.notes += notes
             summary.planned = len(enqueue_plans(ws, plans, batch_id=summary.batch_id, caption=caption, seed=seed))
             if promos:
+                from farm.jobs import plan_promo_accounts  # the learner loads only when promos are planned
+
                 made, notes = plan_promos(ws, count=promos, platforms=platforms, seed=seed, batch_id=summary.batch_id)
                 summary.planned += len(made)
-                summary.notes += notes
+                summary.notes += notes + plan_promo_accounts(ws, made, seed=seed, platforms=platforms)
         with ws.catalog.read() as con:
             pending = catalogs.queue_stats(con)["by_state"]["pending"]
         phase("plan")

@@ -170,6 +170,7 @@ def plan_batch(
     mood: str | None = None,
     seed: int = 0,
     window: int | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Choose ``count`` (main, template, music, platform) combinations; returns (plans, notes).
 
@@ -183,6 +184,7 @@ def plan_batch(
     for p in platforms or []:
         check_platform(p)
     window = ws.settings.nightly.pair_window if window is None else window
+    mood_given = mood
     mood = mood or ws.settings.nightly.mood
 
     def load(kind: str) -> list[dict]:
@@ -193,39 +195,56 @@ def plan_batch(
         raise InputError("no source clips whose licence allows publishing (import with --kind source --license ...)")
     if not templates:
         raise InputError("no templates whose licence allows publishing (import with --kind template --license ...)")
+    from farm.jobs._learned import AccountPlan  # the learner's side loads only for a plan
+
     recent = catalogs.recent_pairs(con, window=window)
     ranker = Ranker()
-    notes: list[str] = []
+    learning = AccountPlan(ws, con, now=now or catalogs.utcnow(), seed=seed, platforms=platforms) if count else None
+    slots = learning.slots(count) if learning is not None else []
+    notes: list[str] = list(learning.notes) if learning is not None else []
     plans: list[dict] = []
     mood_missing_noted = False
     for i in range(count):
-        platform = platforms[i % len(platforms)] if platforms else None
-        choice = None
+        account = slots[i] if i < len(slots) else None
+        platform = account["platform"] if account else (platforms[i % len(platforms)] if platforms else None)
+        arm: dict = {}
+        mains = sources
+        if account is not None and not learning.may_use_licensed(account):
+            mains = [m for m in sources if m["license"] == "owned"]
         tpls = ranker.rank(templates, platform=platform)
-        for main in ranker.rank(sources, platform=platform):
-            for tpl in tpls:
-                if (main["id"], tpl["id"]) not in recent:
-                    choice = (main, tpl)
-                    break
-            if choice:
-                break
+        if account is not None:
+            arm["template"] = learning.choose(account, "template", [str(t["id"]) for t in tpls])
+            tpls = sorted(tpls, key=lambda t: str(t["id"]) != arm["template"]["arm"])  # stable: the pick first
+        choice = _pair(ranker.rank(mains, platform=platform), tpls, recent)
         if choice is None:
             notes.append(f"planned {len(plans)} of {count} jobs: every main/template pair was used within the "
-                         f"last {window} jobs (import more media or lower nightly.pair_window)")
+                         f"last {window} jobs (import more media or lower nightly.pair_window)"
+                         if account is None or len(mains) == len(sources) else
+                         f"planned {len(plans)} of {count} jobs: {account['platform']}:{account['username']} needs "
+                         "an original (a source of your own footage, licence owned) to keep its share of originals")
             break
         main, tpl = choice
-        tracks = ranker.rank([m for m in music if m["mood"] == mood], platform=platform)
+        wanted = mood
+        if account is not None and mood_given is None:
+            fit = [m for m in music if m["platform"] in (None, platform)]
+            arm["mood"] = learning.choose(account, "mood", sorted({m["mood"] for m in fit if m["mood"]}))
+            wanted = arm["mood"]["arm"] if arm["mood"] else mood
+        tracks = ranker.rank([m for m in music if m["mood"] == wanted], platform=platform)
         if not tracks and music:
             if not mood_missing_noted:
-                notes.append(f"no publishable music with mood {mood!r}; using other moods")
+                notes.append(f"no publishable music with mood {wanted!r}; using other moods")
                 mood_missing_noted = True
             tracks = ranker.rank(music, platform=platform)
         track = tracks[0] if tracks else None
-        plans.append({
+        plan = {
             "platform": platform, "main": main["id"], "main_path": main["path"], "template": tpl["id"],
             "template_path": tpl["path"], "music": track["id"] if track else None,
             "music_path": track["path"] if track else None, "mood": track["mood"] if track else None,
-        })
+        }
+        if account is not None:
+            plans.append(plan | _account_fields(learning, account, arm, tpl, main))
+        else:
+            plans.append(plan)
         ranker.take(main, tpl, track)
         recent.add((main["id"], tpl["id"]))
     if not music:
@@ -233,15 +252,41 @@ def plan_batch(
     return plans, notes
 
 
+def _pair(mains: list[dict], tpls: list[dict], recent: set) -> tuple[dict, dict] | None:
+    """The first (main, template) in rank order whose pair was not used recently."""
+    for main in mains:
+        for tpl in tpls:
+            if (main["id"], tpl["id"]) not in recent:
+                return main, tpl
+    return None
+
+
+def _account_fields(learning, account: dict, arm: dict, tpl: dict, main: dict) -> dict:
+    """The planned account, publish time and the planner's record of why, for one mashup."""
+    if arm.get("template") and arm["template"]["arm"] != str(tpl["id"]):
+        arm["template"]["reason"] += f"; its pairs were used recently, so template {tpl['id']}"
+        arm["template"]["arm"] = str(tpl["id"])
+    original = main["license"] == "owned"
+    learning.took(account, original=original)
+    publish_after, arm["hour"] = learning.publish_time(account)
+    record = {"account": f"{account['platform']}:{account['username']}", "original": original,
+              "learned": learning.fitted.evidence(account["id"]) >= learning.settings.planner.min_evidence,
+              "reward": learning.fitted.reward, **{k: v for k, v in arm.items() if v is not None}}
+    return {"account_id": account["id"], "account": record["account"], "publish_after": publish_after,
+            "plan_arm": record}
+
+
 def enqueue_plans(ws: Workspace, plans: list[dict], *, batch_id: str, caption: str | None = None, seed: int = 0) -> list[int]:
     """Write the planned jobs in one transaction, then their post text; returns their ids."""
     from farm.jobs._posts import write_post_text
 
     with ws.catalog.write() as con:
-        ids = [
-            build_mashup(ws, con, mains=[p["main"]], template=p["template"], music=p["music"], platform=p["platform"],
-                         caption=caption, seed=seed, batch_id=batch_id)
-            for p in plans
-        ]
+        ids = []
+        for p in plans:
+            ids.append(build_mashup(ws, con, mains=[p["main"]], template=p["template"], music=p["music"],
+                                    platform=p["platform"], caption=caption, seed=seed, batch_id=batch_id))
+            if p.get("plan_arm") is not None:
+                catalogs.set_job_plan(con, ids[-1], account_id=p["account_id"], publish_after=p["publish_after"],
+                                      plan_arm=p["plan_arm"])
     write_post_text(ws, ids)
     return ids
