@@ -15,6 +15,7 @@ _WHERE = {
     "NO_DATA": "farm.report._charts",
     "Chart": "farm.report._charts",
     "build_charts": "farm.report._charts",
+    "revenue_chart": "farm.report._charts",
     "DEFAULT_DAYS": "farm.report._data",
     "MAX_DAYS": "farm.report._data",
     "AccountAttention": "farm.report._data",
@@ -30,11 +31,11 @@ _WHERE = {
 __all__ = [
     "CHARTS", "CHART_IDS", "DEFAULT_DAYS", "MAX_DAYS", "NO_DATA", "AccountAttention", "Chart", "ReportData",
     "ReportResult", "ReportSummary", "build_charts", "collect_report_data", "parse_days", "render_report_html",
-    "write_report",
+    "write_report", "revenue_chart",
 ]
 
 if TYPE_CHECKING:
-    from farm.report._charts import CHART_IDS, CHARTS, NO_DATA, Chart, build_charts
+    from farm.report._charts import CHART_IDS, CHARTS, NO_DATA, Chart, build_charts, revenue_chart
     from farm.report._data import (
         DEFAULT_DAYS,
         MAX_DAYS,

@@ -307,6 +307,36 @@ def _ai(data: ReportData) -> go.Figure | None:
     return fig
 
 
+REVENUE_CHART = ("revenue", "Commission per day",
+                 "net commission of the orders placed each day (UTC), as the networks last reported it: validated "
+                 "(completed) and pending; cancelled orders are left out")
+
+
+def revenue_chart(data: ReportData) -> Chart | None:
+    """The revenue section's chart (validated and pending commission per day), or None with no orders in the window.
+
+    Not one of :data:`CHARTS`: the revenue section draws it beside its table of best videos.
+    """
+    if not data.revenue_days:
+        return None
+    fig = go.Figure()
+    currencies = sorted({r["currency"] for r in data.revenue_days})
+    for currency in currencies:
+        rows = [r for r in data.revenue_days if r["currency"] == currency]
+        for key, label, colour in (("commission_validated", "validated", GOOD), ("commission_pending", "pending",
+                                                                                 "#f59e0b")):
+            name = label if len(currencies) == 1 else f"{label} ({currency})"
+            fig.add_bar(x=[_iso(r["day"]) for r in rows], y=[r[key] for r in rows], name=name, marker_color=colour,
+                        width=DAY_BAR_MS, hovertemplate="%{x|%d %b}: %{y:,.0f} " + f"{currency} {label}<extra></extra>")
+    fig.update_layout(barmode="stack" if len(currencies) == 1 else "group")
+    fig.update_yaxes(title_text="commission" + (f" ({currencies[0]})" if len(currencies) == 1 else ""),
+                     rangemode="tozero")
+    _day_axis(fig, data)
+    _base_layout(fig)
+    chart_id, title, note = REVENUE_CHART
+    return Chart(id=chart_id, title=title, note=note, figure=json.loads(pio.to_json(fig, validate=False)), empty=False)
+
+
 _HINTS = {
     "rendered": "renders appear after `farm nightly`",
     "render_speed": "measured on every render",

@@ -81,6 +81,11 @@ class ReportData:
     health: list[dict]
     ai: list[dict]
     jobs_in_window: int
+    # revenue: commission per day (every row), the best farm videos, commissions from no farm video
+    revenue_days: list[dict] = field(default_factory=list)
+    best_videos: list[dict] = field(default_factory=list)
+    revenue_unmatched: list[dict] = field(default_factory=list)
+    commissions: int = 0
 
 
 def window_start(now: datetime, days: int) -> datetime:
@@ -100,6 +105,14 @@ def _attention(accounts: list[dict], threshold: float) -> tuple[AccountAttention
             out.append(AccountAttention(account_id=int(a["id"]), username=a["username"], platform=a["platform"],
                                         health=a["health"], reasons=tuple(reasons)))
     return tuple(out)
+
+
+def _revenue(con, metrics_dir, *, since: datetime) -> dict:
+    """The revenue section's rows: commission per day, the ten best farm videos, the rest."""
+    return {"revenue_days": catalogs.revenue_per_day(con, since=since),
+            "best_videos": catalogs.revenue_by(con, metrics_dir, by="video", since=since, limit=10),
+            "revenue_unmatched": catalogs.revenue_unmatched(con, since=since),
+            "commissions": catalogs.commission_count(con)}
 
 
 def collect_report_data(ws, *, days: int = DEFAULT_DAYS, now: datetime | None = None) -> ReportData:
@@ -137,6 +150,7 @@ def collect_report_data(ws, *, days: int = DEFAULT_DAYS, now: datetime | None = 
         open_alerts = report_open_alerts(con)
         views = report_views_per_day(con, ws.metrics_dir, since=since, until=until)
         total = report_views_total(con, ws.metrics_dir, since=since)
+        revenue = _revenue(con, ws.metrics_dir, since=since)
     summary = ReportSummary(
         days=days, since=since.date().isoformat(), until=until.isoformat(timespec="seconds"),
         rendered=counts["rendered"], published=counts["published"], inbox=counts["inbox"], failed=counts["failed"],
@@ -146,4 +160,4 @@ def collect_report_data(ws, *, days: int = DEFAULT_DAYS, now: datetime | None = 
     )
     return ReportData(summary=summary, since=since, until=until, rendered=rendered, render_speed=speed, queue=queue,
                       failures=failures, uploads=uploads, views=views, accounts=accounts, health=health, ai=ai,
-                      jobs_in_window=sum(r["videos"] for r in rendered))
+                      jobs_in_window=sum(r["videos"] for r in rendered), **revenue)

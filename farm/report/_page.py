@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from farm.errors import InputError
-from farm.report._charts import Chart, build_charts
+from farm.report._charts import Chart, build_charts, revenue_chart
 from farm.report._data import DEFAULT_DAYS, ReportData, ReportSummary, collect_report_data
 
 _CSS = """
@@ -37,6 +37,11 @@ table.attention td.num { text-align: right; font-variant-numeric: tabular-nums; 
 .charts .wide { grid-column: 1 / -1; }
 .chart { width: 100%; min-height: 260px; }
 footer { margin-top: 24px; color: var(--muted); font-size: 12px; }
+.revenue { margin-top: 16px; }
+.revenue h3 { margin: 14px 0 4px; font-size: 14px; }
+table.videos th, table.videos td { text-align: left; padding: 4px 14px 4px 0; border-bottom: 1px solid var(--line); }
+table.videos th { font-weight: 500; color: var(--muted); }
+table.videos td.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 # Draws every chart, then marks the page for a headless check: body[data-charts-drawn] counts
@@ -132,6 +137,55 @@ def _attention_html(s: ReportSummary) -> str:
             f"{rows}</table></section>")
 
 
+_HOW_TO_IMPORT = ("No commissions yet. Import the commission report you download from the Shopee Affiliate or "
+                  "AccessTrade dashboard with <code>farm revenue import FILE.csv</code>, or set the network keys in "
+                  "<code>[affiliate]</code> of farm.toml and run <code>farm revenue sync</code>.")
+
+
+def _amount(value: float, currency: str) -> str:
+    digits = 0 if currency in ("VND", "IDR") else 2  # no minor unit in use
+    return f"{value:,.{digits}f} {html.escape(currency)}"
+
+
+def _video_rows(videos: list[dict]) -> str:
+    out = []
+    for v in videos:
+        what = v.get("title") or f"job {v['job_id']}"
+        views = "-" if v["views"] is None else f"{v['views']:,}"
+        per_1000 = "-" if v["commission_per_1000_views"] is None else _amount(v["commission_per_1000_views"],
+                                                                              v["currency"])
+        out.append(
+            f'<tr data-job="{v["job_id"]}"><td>{html.escape(str(what))} <small>(job {v["job_id"]})</small></td>'
+            f'<td>{html.escape(str(v["platform"]))}</td><td>{html.escape(str(v.get("account") or "-"))}</td>'
+            f'<td class="num">{v["orders"]}</td>'
+            f'<td class="num">{_amount(v["commission_validated"], v["currency"])}</td>'
+            f'<td class="num">{_amount(v["commission_pending"], v["currency"])}</td>'
+            f'<td class="num">{views}</td><td class="num">{per_1000}</td></tr>')
+    return "".join(out)
+
+
+def _revenue_html(data: ReportData, chart: Chart | None) -> str:
+    """The revenue section: commission per day, the best videos, and what came from no farm video."""
+    head = '<section class="card revenue" id="revenue"><h2>Revenue</h2>'
+    if not data.commissions:
+        return f'{head}<p class="ok">{_HOW_TO_IMPORT}</p></section>'
+    parts = [head]
+    if chart is None:
+        parts.append(f'<p class="ok">No orders placed in the last {data.summary.days} days.</p>')
+    else:
+        parts.append(f'<p class="note">{html.escape(chart.note)}</p>'
+                     f'<div class="chart" id="chart-{chart.id}" data-chart="{chart.id}"></div>')
+    if data.best_videos:
+        parts.append("<h3>Best videos</h3><table class=\"videos\"><tr><th>video</th><th>platform</th><th>account</th>"
+                     "<th>orders</th><th>validated</th><th>pending</th><th>views</th><th>per 1,000 views</th></tr>"
+                     f"{_video_rows(data.best_videos)}</table>")
+    for r in data.revenue_unmatched:
+        parts.append(f'<p class="note">Not from a farm video (no sub-id of a farm post): {r["orders"]} order(s), '
+                     f'{_amount(r["commission_validated"], r["currency"])} validated, '
+                     f'{_amount(r["commission_pending"], r["currency"])} pending.</p>')
+    return "".join(parts) + "</section>"
+
+
 def render_report_html(data: ReportData, charts: list[Chart], *, workspace: str = "",
                        plotly_js: str | None = None) -> str:
     """The page for ``data`` with ``charts`` drawn by inline plotly.js (no network needed to view it)."""
@@ -146,8 +200,9 @@ def render_report_html(data: ReportData, charts: list[Chart], *, workspace: str 
         f'<p class="note">{html.escape(c.note)}</p>'
         f'<div class="chart" id="chart-{c.id}" data-chart="{c.id}"{" data-empty=true" if c.empty else ""}></div>'
         "</section>"
-        for c in charts
+        for c in charts if c.id != "revenue"
     )
+    revenue = _revenue_html(data, next((c for c in charts if c.id == "revenue"), None))
     figures = [{"id": c.id, "data": c.figure.get("data", []), "layout": c.figure.get("layout", {})} for c in charts]
     where = f" · workspace {html.escape(workspace)}" if workspace else ""
     return (
@@ -162,6 +217,7 @@ def render_report_html(data: ReportData, charts: list[Chart], *, workspace: str 
         f" · generated {data.until:%Y-%m-%d %H:%M} UTC{where}</p></header>\n"
         f'<div class="top">{_summary_html(s)}{_attention_html(s)}</div>\n'
         f'<main class="charts">{cards}</main>\n'
+        f"{revenue}\n"
         "<footer>Made by <code>farm report</code> from the workspace catalog and its metric history.</footer>\n"
         f'<script type="application/json" id="report-figures">{_script_json(figures)}</script>\n'
         f"<script>{_DRAW_JS}</script>\n"
@@ -201,6 +257,9 @@ def write_report(ws, path: str | os.PathLike = "report.html", *, days: int = DEF
     """
     data = collect_report_data(ws, days=days, now=now)
     charts = build_charts(data)
+    revenue = revenue_chart(data)
+    if revenue is not None:  # drawn in the revenue section, after the others
+        charts.append(revenue)
     target = Path(path)
     if target.is_dir():
         raise InputError(f"{target}: is a folder; give a file name such as {target / 'report.html'}")
