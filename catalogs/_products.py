@@ -10,7 +10,7 @@ from catalogs._connect import rows_as_dicts, utcnow
 
 PRODUCT_COLUMNS = (
     "definition_sha256", "name", "price", "currency", "selling_points", "affiliate_url", "call_to_action",
-    "language", "platforms", "mood", "source",
+    "language", "platforms", "mood", "source", "network", "campaign_id",
 )
 _JSON_COLUMNS = ("selling_points", "platforms")
 

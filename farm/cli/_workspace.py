@@ -234,7 +234,7 @@ def _cmd_media_cleanup(args) -> int:
 
 # -- products -----------------------------------------------------------------------
 PRODUCT_COLUMNS_SHOWN = ["id", "name", "price_shown", "language", "image_count", "platforms", "mood",
-                         "times_promoted"]
+                         "times_promoted", "tracking"]
 
 
 def add_products(sub) -> None:
@@ -290,10 +290,20 @@ def _cmd_products_import(args) -> int:
     return 0 if report.ok else 2
 
 
+def _with_tracking(row: dict, settings) -> dict:
+    """The row with ``tracking`` (how its links carry a sub-id, or why not) and ``tracked``."""
+    from farm.revenue import tracking_for
+
+    said = tracking_for(row, settings.affiliate)
+    row["tracking"], row["tracked"] = said["tracking"], said["tracked"]
+    return row
+
+
 def _cmd_products_list(args) -> int:
     ws = _ws(args)
     with ws.catalog.read() as con:
-        rows = [_price_shown(r) for r in catalogs.list_products(con, language=args.language)]
+        rows = [_with_tracking(_price_shown(r), ws.settings)
+                for r in catalogs.list_products(con, language=args.language)]
     if not args.json:
         for r in rows:
             r["platforms"] = ",".join(r["platforms"])
@@ -306,7 +316,7 @@ def _cmd_products_show(args) -> int:
         row = catalogs.get_product(con, args.id)
     if row is None:
         raise InputError(f"product {args.id}: no such product")
-    _price_shown(row)
+    _with_tracking(_price_shown(row), ws.settings)
     if args.json:
         print_json(row)
         return 0
@@ -433,6 +443,17 @@ def _cmd_queue_add_promo(args) -> int:
     return 2 if failed else 0
 
 
+def _with_sub_ids(job: dict, links: list[dict]) -> dict:
+    """``sub_ids`` ({platform: the sub-id its post's link carries}), ``sub_id`` (the job's platform's, or its
+    only one's; None when none) and ``affiliate_links`` (every post's link, tracked or not, with its note)."""
+    job["affiliate_links"] = [{k: r[k] for k in ("platform", "sub_id", "network", "url", "tracked", "note")}
+                              for r in links]
+    job["sub_ids"] = {r["platform"]: r["sub_id"] for r in links if r["tracked"]}
+    mine = job["sub_ids"].get(job["platform"]) if job["platform"] else None
+    job["sub_id"] = mine or (next(iter(job["sub_ids"].values())) if len(job["sub_ids"]) == 1 else None)
+    return job
+
+
 def _cmd_queue_show(args) -> int:
     ws = _ws(args)
     with ws.catalog.read() as con:
@@ -440,11 +461,15 @@ def _cmd_queue_show(args) -> int:
         if job is None:
             raise InputError(f"job {args.id}: no such job")
         job["inputs"] = catalogs.job_inputs(con, args.id)
+        _with_sub_ids(job, catalogs.get_links(con, args.id))
     if args.json:
         print_json(job)
         return 0
     print(f"job {job['id']} ({job['kind']}): {job['state']}, platform {job['platform'] or '-'}, "
           f"{job['attempts']} attempt(s)" + (f", output {job['output_path']}" if job["output_path"] else ""))
+    for link in job["affiliate_links"]:
+        print(f"sub-id [{link['platform']}]: {link['sub_id']}" + ("" if link["tracked"] else " (untracked)")
+              + (f": {link['note']}" if link["note"] else ""))
     if job.get("text_source"):
         print(f"text: {job['text_source']}" + (f" ({job['text_source_reason']})" if job["text_source_reason"] else "")
               + f", {job['ai_tokens']} AI tokens")
@@ -452,7 +477,8 @@ def _cmd_queue_show(args) -> int:
         print(f"\n[{platform}] {post['title']}")
         print(post["description"])
         if post.get("link"):
-            print(f"link ({post['link_placement']}): {post['link']}")
+            print(f"link ({post['link_placement']}): {post['link']}"
+                  + (f" (sub-id {post['sub_id']})" if post.get("sub_id") else ""))
         print("flags: " + ", ".join(f"{k}={v}" for k, v in post["flags"].items()))
     return 0
 

@@ -27,17 +27,25 @@ def _title_hint(job: dict, mains: list[dict]) -> str:
 
 def post_metadata(text, platforms: list[str], *, language: str, fallback_title: str = "",
                   affiliate_url: str | None = None, disclosure_text: str | None = None,
-                  synthetic_voice: bool = False) -> dict[str, dict]:
-    """A text's post metadata for each platform (as JSON), within the platform's limits."""
+                  synthetic_voice: bool = False, affiliate_urls: dict[str, str] | None = None,
+                  sub_ids: dict[str, str] | None = None) -> dict[str, dict]:
+    """A text's post metadata for each platform (as JSON), within the platform's limits.
+
+    ``affiliate_urls``: each platform's own link (made for its post, carrying ``sub_ids[platform]``
+    where the post is tracked); a platform missing from it gets ``affiliate_url`` as it is, with a
+    ``{sub_id}`` placeholder left empty.
+    """
     from farm.publish import build_post_metadata
+    from farm.revenue import plain_url
 
     posts = {}
     for p in platforms:
+        url = (affiliate_urls or {}).get(p) or plain_url(affiliate_url)
         meta = build_post_metadata(
             platform=p, title=text.titles.get(p) or fallback_title, description=text.descriptions.get(p) or "",
-            hashtags=list(text.hashtags), language=language, affiliate_url=affiliate_url,
+            hashtags=list(text.hashtags), language=language, affiliate_url=url,
             disclosure_text=disclosure_text, synthetic_voice=synthetic_voice, text_source=text.source,
-            text_source_reason=text.reason,
+            text_source_reason=text.reason, sub_id=(sub_ids or {}).get(p) if url else None,
         )
         posts[p] = json.loads(meta.to_json())
     return posts

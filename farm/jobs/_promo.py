@@ -62,6 +62,7 @@ def product_from_row(row: dict) -> Product:
         images=tuple(i["path"] for i in row["images"]), selling_points=tuple(row["selling_points"]),
         affiliate_url=row.get("affiliate_url"), call_to_action=row.get("call_to_action"),
         language=row["language"], platforms=tuple(row["platforms"]), mood=row.get("mood"),
+        network=row.get("network"), campaign_id=row.get("campaign_id"),
         source=f"product {row['id']}", id=int(row["id"]), image_ids=tuple(int(i["id"]) for i in row["images"]),
     )
 
@@ -132,11 +133,13 @@ def build_promo(
     seed: int = 0,
     writer=None,
     for_publishing: bool = False,
+    affiliate_urls: dict[str, str] | None = None, sub_ids: dict[str, str] | None = None,
 ) -> PromoJob:
     """Write the promo's words, speak them if asked, choose its music, and make its spec.
 
-    Never fails because the AI server is away: the template writer takes over and the job
-    records why (``text_source`` "fallback" and the reason); a missing voice is a warning.
+    Never fails because the AI server is away: the template writer takes over and the job records why
+    (``text_source`` "fallback" and the reason); a missing voice is a warning. A queued job's posts get
+    ``affiliate_urls[platform]``, the link made for the post, carrying ``sub_ids[platform]``.
     """
     from farm.ai import fallback_promo_text
     from farm.jobs._posts import post_metadata
@@ -209,7 +212,7 @@ def build_promo(
     disclosure = (settings.promo.disclosure_vi if product.language == "vi" else settings.promo.disclosure_en) or None
     posts = post_metadata(text, platforms, language=product.language, fallback_title=product.name,
                           affiliate_url=product.affiliate_url, disclosure_text=disclosure,
-                          synthetic_voice=bool(voice_lines))
+                          synthetic_voice=bool(voice_lines), affiliate_urls=affiliate_urls, sub_ids=sub_ids)
     return PromoJob(spec=spec, product=product, posts=posts, text=json.loads(text.to_json()),
                     text_source=text.source, text_source_reason=text.reason, ai_tokens=tokens,
                     voice=bool(voice_lines), voice_reason=voice_reason, music_id=music_id, warnings=tuple(warnings))
@@ -219,10 +222,14 @@ def enqueue_promo(ws: Workspace, product_id: int, *, platform: str | None = None
                   batch_id: str | None = None, writer=None, template: int | None = None) -> int:
     """Add one pending promo job for a catalog product; returns its id.
 
-    The words (and voice) are made first, outside any catalog transaction (a slow AI server
-    must not hold the catalog); then the job, its inputs and its post metadata are written in
-    one transaction, and the product counts as promoted once more.
+    The job's id is reserved first (a short transaction), so each post's affiliate link can carry
+    the post's sub-id (``farm.revenue.links_for_job``: made once, cached, the plain link with a note
+    when a network is down). The links, words (and voice) are made outside any catalog transaction
+    (a slow server must not hold the catalog); then the job, its inputs and its post metadata are
+    written in one transaction, and the product counts as promoted once more.
     """
+    from farm.revenue import links_for_job
+
     with ws.catalog.read() as con:
         row = catalogs.get_product(con, product_id)
         template_row = None
@@ -238,9 +245,15 @@ def enqueue_promo(ws: Workspace, product_id: int, *, platform: str | None = None
     if platform is not None and platform not in product.platforms:
         raise InputError(f"product {product_id}: not for {platform} (its platforms: {', '.join(product.platforms)})")
     check_rights(image_rows + ([template_row] if template_row else []), platform)
+    with ws.catalog.write() as con:
+        job_id = catalogs.next_job_id(con)
+    links = links_for_job(ws, job_id=job_id, product=row,
+                          platforms=[platform] if platform else list(product.platforms))
     job = build_promo(product, output=str(ws.out_dir / f"promo-{product_id:05d}.mp4"),
                       ws=ws, platform=platform, template=template_row["path"] if template_row else None, seed=seed,
-                      writer=writer, for_publishing=platform is not None)
+                      writer=writer, for_publishing=platform is not None,
+                      affiliate_urls={p: link.url for p, link in links.items()},
+                      sub_ids={p: link.sub_id for p, link in links.items() if link.tracked})
     for w in job.warnings:
         print(f"warning: product {product_id}: {w}", file=sys.stderr)
     inputs = [(i, "image", k) for k, i in enumerate(product.image_ids)]
@@ -249,7 +262,6 @@ def enqueue_promo(ws: Workspace, product_id: int, *, platform: str | None = None
     if job.music_id is not None:
         inputs.append((job.music_id, "music", 0))
     with ws.catalog.write() as con:
-        job_id = catalogs.next_job_id(con)
         spec = json.loads(job.spec.to_json())
         spec["output"] = str(ws.out_dir / f"promo-{product_id:05d}-{job_id:06d}.mp4")
         catalogs.insert_job(con, kind="promo", spec=spec, platform=platform, inputs=inputs, job_id=job_id,

@@ -23,7 +23,7 @@ from farm.workspace import Workspace
 
 # exactly the keys a product file uses (tools outside the farm write them too)
 PRODUCT_KEYS = ("name", "price", "currency", "images", "selling_points", "affiliate_url", "call_to_action",
-                "language", "platforms", "mood")
+                "language", "platforms", "mood", "network", "campaign_id")
 REQUIRED_KEYS = ("name", "price", "currency", "images")
 MAX_IMAGES = 10
 MAX_SELLING_POINTS = 10
@@ -32,6 +32,10 @@ MAX_POINT_CHARS = 200
 # a CSV cell holds a list as items separated by "|" (a JSON array is accepted too)
 CSV_LIST_SEPARATOR = "|"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# keys added after products were first imported: left out of a definition's hash while unset, so a
+# product imported before them is still the same product
+_LATER_KEYS = ("network", "campaign_id")
 Language = Literal["vi", "en"]
 
 
@@ -49,6 +53,8 @@ class ProductDefinition:
     language: Language = "vi"
     platforms: tuple[str, ...] = field(default_factory=platform_names)
     mood: str | None = None
+    network: str | None = None  # the affiliate link's network (shopee, accesstrade, other); None: from its host
+    campaign_id: str | None = None  # the network's campaign (AccessTrade's campaign_id)
     source: str = ""
     base_dir: str = "."  # relative image paths are relative to the definition's file
 
@@ -156,11 +162,33 @@ def parse_product(raw: dict, *, source: str, base_dir: str | Path = ".", csv_row
             mood = check_mood(str(mood).strip())
         except InputError as err:
             raise InputError(f"{where}: {err}") from None
+    network, campaign_id = _affiliate_network(raw, where=where)
     return ProductDefinition(
         name=name, price=float(price), currency=currency, images=tuple(images), selling_points=tuple(points),
         affiliate_url=url, call_to_action=cta, language=language,
-        platforms=tuple(dict.fromkeys(platforms)), mood=mood, source=source, base_dir=str(base_dir),
+        platforms=tuple(dict.fromkeys(platforms)), mood=mood, network=network, campaign_id=campaign_id,
+        source=source, base_dir=str(base_dir),
     )
+
+
+def _affiliate_network(raw: dict, *, where: str) -> tuple[str | None, str | None]:
+    """The product's ``network`` (one of catalogs.AFFILIATE_NETWORKS) and ``campaign_id`` (letters and
+    digits: AccessTrade's are long numbers, which YAML reads as numbers)."""
+    network = raw.get("network")
+    if network is not None:
+        network = str(network).strip().lower() or None
+        if network is not None and network not in catalogs.AFFILIATE_NETWORKS:
+            raise InputError(f"{where}: Invalid network ({raw['network']!r}). "
+                             f"Supported: {', '.join(catalogs.AFFILIATE_NETWORKS)}.")
+    campaign = raw.get("campaign_id")
+    if campaign is not None:
+        if isinstance(campaign, bool) or not isinstance(campaign, (str, int)):
+            raise InputError(f"{where}: campaign_id must be the network's campaign id, not {campaign!r}")
+        campaign = str(campaign).strip() or None
+        if campaign is not None and not _CAMPAIGN_ID.match(campaign):
+            raise InputError(f"{where}: Invalid campaign_id ({raw['campaign_id']!r}). Supported: 1 to 64 ASCII "
+                             "letters and digits, such as 4751584435713464237.")
+    return network, campaign
 
 
 def read_products(path: str | Path) -> list[ProductDefinition]:
@@ -218,7 +246,8 @@ def read_products(path: str | Path) -> list[ProductDefinition]:
 
 def definition_sha256(defn: ProductDefinition, image_shas: list[str]) -> str:
     """What makes two imports the same product: every field, and the images' content."""
-    doc = {k: v for k, v in asdict(defn).items() if k not in ("images", "source", "base_dir")}
+    doc = {k: v for k, v in asdict(defn).items()
+           if k not in ("images", "source", "base_dir") and not (k in _LATER_KEYS and v is None)}
     doc["images"] = image_shas
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 

@@ -42,6 +42,9 @@ _LINK_IN_BIO = {"en": "🔗 Link in bio", "vi": "🔗 Link ở bio"}
 
 # A hashtag as the platforms parse it: '#' after a non-word character, then word characters.
 _INLINE_HASHTAG = re.compile(r"(?<![\w/&#])#(?=\w)(\w+)")
+# A sub-id as every network takes it (Shopee refuses '_', '-', '.' and accents): farm.revenue makes them.
+SUB_ID_MAX_CHARS = 20
+_SUB_ID = re.compile(rf"^[A-Za-z0-9]{{1,{SUB_ID_MAX_CHARS}}}$")
 _ZWJ = "\u200d"
 _GRAPHEME_MAX = 16  # code points; real ones (a letter with its marks, a ZWJ family emoji) are shorter
 
@@ -284,6 +287,7 @@ class PostMetadata(JsonRecord):
     language: Language = "vi"
     text_source: TextSource = "fallback"
     text_source_reason: str | None = None
+    sub_id: str | None = None  # the post's own id that ``link`` carries (revenue is traced by it); None: untracked
 
     def __post_init__(self) -> None:
         rules = text_rules(self.platform)
@@ -348,6 +352,12 @@ class PostMetadata(JsonRecord):
             raise InputError(f"{self.platform}: captions have no clickable links. Supported link placements: bio, none.")
         if self.disclosure is not None and self.disclosure not in self.description:
             raise InputError(f"{self.platform}: the disclosure ({self.disclosure!r}) is missing from the description")
+        if self.sub_id is not None:
+            if self.link is None:
+                raise InputError(f"{self.platform}: a sub-id ({self.sub_id!r}) without a link to carry it")
+            if not isinstance(self.sub_id, str) or not _SUB_ID.match(self.sub_id):
+                raise InputError(f"{self.platform}: Invalid sub-id ({self.sub_id!r}). Supported: 1 to "
+                                 f"{SUB_ID_MAX_CHARS} ASCII letters and digits.")
 
     def __repr__(self) -> str:
         return (f"PostMetadata({self.platform}, {self.language}, title={self.title[:40]!r}, "
@@ -406,6 +416,7 @@ def build_post_metadata(
     ai_generated_visuals: bool = False,
     text_source: TextSource = "fallback",
     text_source_reason: str | None = None,
+    sub_id: str | None = None,
 ) -> PostMetadata:
     """Build one platform's post text from a title, a description and hashtags.
 
@@ -413,7 +424,8 @@ def build_post_metadata(
     description after its first line; TikTok captions have no clickable links, so the caption says
     "link in bio" and ``link`` keeps the URL for the user's profile. Any affiliate link brings a
     disclosure (``disclosure_text``, else ``#ad`` or ``#quảngcáo · Tiếp thị liên kết``) as the first line.
-    TikTok and Facebook show no title, so their caption starts with the title line.
+    TikTok and Facebook show no title, so their caption starts with the title line. ``sub_id``: the
+    post's own id that ``affiliate_url`` carries (made by ``farm.revenue``), recorded with the post.
 
     Everything ends up within the platform's limits: the description's text is cut first (at a word
     boundary, with '…'), then hashtags from the end; the title is cut with '…'. The link, the disclosure
@@ -461,7 +473,8 @@ def build_post_metadata(
         platform=platform, title=_cut(clean_title, rules.title), description=text, hashtags=tags, link=url,
         link_placement=placement, disclosure=disclosure,
         flags=platform_flags(platform, affiliate=url is not None, synthetic_media=synthetic_voice or ai_generated_visuals),
-        language=language, text_source=text_source, text_source_reason=text_source_reason)
+        language=language, text_source=text_source, text_source_reason=text_source_reason,
+        sub_id=sub_id)
 
 
 def _disclosure(disclosure_text: str | None, url: str | None, language: str, *,

@@ -8,6 +8,8 @@ is in docs/revenue.md.
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import io
 import os
@@ -347,28 +349,48 @@ def _read_accesstrade(table: _Table, unknown: dict[str, int]) -> list[Commission
         raise InputError(f'{table.name}: not an AccessTrade order report: no "status" (Trạng thái) column')
     currency = _header_currency(table.headers[columns["commission"]]) or "VND"
     sub_cols = [table.keys.index(k) for k in _ACCESSTRADE_SUB_IDS if k in table.keys]
-    # One row per order (the order list) is keyed on the order alone, as `farm revenue sync` keys it;
-    # an order on several rows (one per product) is keyed on its products too.
-    at = columns["order_id"]
-    per_order: dict[str, int] = {}
-    for _, cells in table.rows:
-        order = cells[at] if at < len(cells) else ""
-        per_order[order] = per_order.get(order, 0) + 1
     out = []
     for n, cells in table.rows:
         row = _Row(table, n, cells, columns)
         status, raw = _accesstrade_status(row, unknown)
-        order_id = row.text("order_id", required=True)
         out.append(Commission(
-            network="accesstrade", order_id=order_id,
-            item_id=row.text("item_id") if per_order[order_id] > 1 else "",
-            model_id="", status=status, raw_status=raw, currency=currency,
-            order_value=_amount(row, "order_value"), commission=_amount(row, "commission"), net_commission=None,
+            network="accesstrade", order_id=row.text("order_id", required=True), item_id="", model_id="",
+            status=status, raw_status=raw, currency=currency, order_value=_amount(row, "order_value"),
+            commission=_amount(row, "commission"), net_commission=_amount(row, "commission"),
             sub_ids=tuple(cells[i] for i in sub_cols if i < len(cells) and cells[i]),
             checkout_id=None, ordered_at=_time(row, "ordered_at", required=True), clicked_at=_time(row, "clicked_at"),
             completed_at=_time(row, "completed_at"),
             channel=row.text("channel") or row.text("merchant") or None, item_name=row.text("item_name") or None,
         ))
+    return _per_order(out)
+
+
+def _per_order(rows: list[Commission]) -> list[Commission]:
+    """AccessTrade's rows merged to one per order, as its order list (`farm revenue sync`) gives them, so an
+    order imported from a file and synced from the API is one row: amounts summed; pending while any product
+    is, cancelled when every product is, else completed."""
+    orders: dict[str, list[Commission]] = {}
+    for r in rows:
+        orders.setdefault(r.order_id, []).append(r)
+    out = []
+    for parts in orders.values():
+        first = parts[0]
+        if len(parts) == 1:
+            out.append(first)
+            continue
+        statuses = {p.status for p in parts}
+        status = ("pending" if "pending" in statuses else "cancelled" if statuses == {"cancelled"} else "completed")
+
+        def total(field: str) -> float | None:
+            values = [getattr(p, field) for p in parts if getattr(p, field) is not None]
+            return sum(values) if values else None
+
+        out.append(dataclasses.replace(
+            first, status=status, raw_status=", ".join(sorted({p.raw_status for p in parts})),
+            order_value=total("order_value"), commission=total("commission"), net_commission=total("net_commission"),
+            sub_ids=tuple(dict.fromkeys(s for p in parts for s in p.sub_ids)),
+            completed_at=max((p.completed_at for p in parts if p.completed_at), default=None),
+            item_name=", ".join(dict.fromkeys(p.item_name for p in parts if p.item_name)) or None))
     return out
 
 
