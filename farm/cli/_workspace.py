@@ -671,8 +671,9 @@ def _cmd_nightly(args) -> int:
             if resume:
                 print(f"an unfinished batch ({resume}) is pending: `farm nightly` would finish it instead of planning")
             if plans:
-                print(format_table(plans, ["platform", "main", "template", "music", "mood", "main_path",
-                                           "template_path"]))
+                learned = any(p.get("account") for p in plans)
+                print(format_table(plans, ["platform", *(["account", "publish_after"] if learned else []), "main",
+                                           "template", "music", "mood", "main_path", "template_path"]))
             if promos:
                 print(format_table(promos, ["platform", "product", "name", "times_promoted"]))
             for n in notes:
