@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -99,7 +99,7 @@ def test_rewards_come_from_the_views_24_hours_after_posting(ws, tmp_path):
     seasoned, _ = _accounts(ws, tmp_path)
     _history(ws, seasoned, ids, good="t1", bad="t2", days=3)
     with ws.catalog.read() as con:
-        posts = read_posts(con, metrics_dir=ws.metrics_dir, now=NOW, tz=__import__("datetime").timezone.utc)
+        posts = read_posts(con, metrics_dir=ws.metrics_dir, now=NOW, tz=timezone.utc)
     assert len(posts) == 6
     good = [p for p in posts if p.arms["template"] == str(ids["t1"])]
     assert {p.arms["hour"] for p in good} == {"19"} and {p.arms["mood"] for p in good} == {"upbeat"}
@@ -194,3 +194,22 @@ def test_plan_explain_and_recommend(ws, tmp_path, capsys):
     assert arms["tiktok:seasoned"]["hour"]["best"]["arm"] == "19"
     [rest] = doc["pause"]
     assert rest["account"] == "tiktok:fresh" and rest["command"] == "farm accounts pause tiktok:fresh --days 30"
+
+
+def test_the_commission_reward_waits_for_settled_orders(ws, tmp_path):
+    ids = _library(ws)
+    seasoned, _ = _accounts(ws, tmp_path)
+    _history(ws, seasoned, ids, good="t1", bad="t2", days=1)
+    with ws.catalog.read() as con:
+        sold, pending = [r["job_id"] for r in catalogs.posted_arms(con, since=NOW - timedelta(days=30))]
+    with ws.catalog.write() as con:
+        for order, job, status, money in (("o1", sold, "completed", 30000.0), ("o2", sold, "cancelled", 9e9),
+                                          ("o3", pending, "pending", 5000.0)):
+            con.execute("INSERT INTO commissions (network, order_id, item_id, model_id, status, net_commission, "
+                        "job_id, platform, imported_at, updated_at) VALUES ('shopee', ?, 'i', 'm', ?, ?, ?, "
+                        "'tiktok', ?, ?)", [order, status, money, job, NOW, NOW])
+    with ws.catalog.read() as con:
+        posts = {p.job_id: p for p in read_posts(con, metrics_dir=ws.metrics_dir, now=NOW, tz=timezone.utc,
+                                                 reward="commission")}
+    assert posts[sold].reward == pytest.approx(math.log1p(30000.0))  # the cancelled order earns nothing
+    assert posts[pending].reward is None  # an order still pending: not learned from yet
