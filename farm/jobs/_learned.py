@@ -16,8 +16,10 @@ from farm.workspace import Workspace
 
 def _record(choice, dimension: str) -> dict:
     post = choice.posteriors.get(choice.arm)
-    if choice.random_reason:
+    if choice.random_reason and choice.random_reason.startswith("too little data"):
         reason = f"random ({choice.random_reason})"
+    elif choice.random_reason:
+        reason = choice.random_reason
     else:
         reason = f"sampled the best of {len(choice.posteriors)} {dimension} arm(s)"
     return {"arm": choice.arm, "explored": bool(choice.explored), "reason": reason,
