@@ -276,7 +276,9 @@ def _per_1000(row: dict) -> None:
     for c in ("commission_pending", "commission_validated", "commission_cancelled"):
         row[c] = round(float(row[c] or 0), 2)
     views = row.get("views")
-    earned = row["commission_pending"] + row["commission_validated"]
+    # only what the measured posts earned goes over their views: a post with no count yet adds nothing
+    measured = row.pop("earned_measured", None)
+    earned = row["commission_pending"] + row["commission_validated"] if measured is None else float(measured or 0)
     row["views"] = None if views is None else int(views)
     row["commission_per_1000_views"] = round(1000.0 * earned / views, 2) if views else None
 
@@ -302,8 +304,9 @@ def revenue_by(con: duckdb.DuckDBPyConnection, metrics_dir: str | os.PathLike | 
     _posts_view(con, metrics_dir)
     keys = ", ".join(select)
     money = rows_as_dicts(con.execute(
-        f"SELECT {keys}, {', '.join(extra) + ', ' if extra else ''}c.currency, {_MONEY} "
-        "FROM commissions c LEFT JOIN revenue_posts p ON p.job_id = c.job_id AND p.platform = c.platform "
+        f"SELECT {keys}, {', '.join(extra) + ', ' if extra else ''}c.currency, {_MONEY}, "
+        f"coalesce(sum({_AMOUNT}) FILTER (WHERE c.status <> 'cancelled' AND p.views IS NOT NULL), 0) "
+        "AS earned_measured FROM commissions c LEFT JOIN revenue_posts p ON p.job_id = c.job_id AND p.platform = c.platform "
         f"WHERE {where} GROUP BY ALL", params))
     views_select = ", ".join(s.replace("c.", "p.") for s in select)
     views = con.execute(

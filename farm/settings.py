@@ -167,7 +167,7 @@ SCHEMA: dict[str, tuple[Option, ...]] = {
         Option("accesstrade_campaign_id", "", "AccessTrade campaign id for product links (empty: the product's "
                "campaign_id)"),
         Option("accesstrade_api_base", "https://api.accesstrade.vn", "AccessTrade API"),
-        Option("sub_id_prefix", "rf", "letters and digits that start every sub-id (tell two farms on one "
+        Option("sub_id_prefix", "rf", "letters and digits ending in a letter that start every sub-id (two farms on one "
                "affiliate account apart)"),
         Option("timeout_s", 15.0, "one affiliate API request's time limit", low=0, low_open=True, high=300),
         Option("max_retries", 2, "retries of a request after a dropped connection, 429 or 5xx", low=0, high=10),
@@ -472,10 +472,6 @@ class Settings:
         # the platforms' URLs and app credentials may come from the environment, which wins
         built["platforms"] = built.get("platforms", PlatformSettings()).with_environment()
         built["affiliate"] = built.get("affiliate", AffiliateSettings()).with_environment()
-        prefix = built["affiliate"].sub_id_prefix
-        if not (prefix.isascii() and prefix.isalnum() and len(prefix) <= 8):
-            raise InputError(f"{path}: affiliate.sub_id_prefix = {prefix!r}: 1 to 8 ASCII letters and digits "
-                             "(Shopee refuses other characters in sub-ids)")
         return cls(**built)
 
 

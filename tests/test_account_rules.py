@@ -162,6 +162,8 @@ def test_pause_and_resume_on_the_command_line(ws, tok, capsys):
     assert code == 0 and "was not paused" in out
     code, _, err = _cli(capsys, ws, "accounts", "pause", "shop", "--days", "0")
     assert code == 2 and "Invalid pause (0 days)" in err and err.count("\n") == 1
+    code, _, err = _cli(capsys, ws, "accounts", "pause", "shop", "--days", "10000000")
+    assert code == 2 and "at most 3660 days" in err and err.count("\n") == 1
     code, _, err = _cli(capsys, ws, "accounts", "pause", "nobody", "--days", "2", "--json")
     assert code == 2 and "no such account" in err
 

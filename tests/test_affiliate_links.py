@@ -88,7 +88,10 @@ def test_sub_ids_are_short_plain_unique_and_stable():
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9]{1,20}", s) for s in ids)
     assert sub_id_for(42, "tiktok", prefix="rf") == sub_id_for(42, "tiktok", prefix="rf") == "rf42ti"
-    assert sub_id_for(42, "youtube", prefix="Farm2") == "Farm242yo"
+    assert sub_id_for(42, "youtube", prefix="FarmB") == "FarmB42yo"
+    # a prefix ending in a digit would run into the job id: "rf2" + job 1 would be "rf" + job 21
+    with pytest.raises(InputError, match="ending in a letter"):
+        sub_id_for(1, "tiktok", prefix="rf2")
     # codes come from the names, registration order decides: a later platform never changes an earlier code
     codes = platform_codes(["tiktok", "youtube", "facebook", "local", "tiktokshop", "tv1", "tv2", "x"])
     assert codes["tiktok"] == "ti" and codes["tiktokshop"] == "tik"
@@ -253,7 +256,9 @@ def test_queue_show_has_the_sub_id_its_link_carries(tmp_path, capsys):
                                                  campaign_id=int(CAMPAIGN)), capsys)["id"]
         at_job = cli_json(ws, capsys, "queue", "add", "promo", str(at_pid))
         shown = cli_json(ws, capsys, "queue", "show", str(at_job["id"]))
-        assert shown["sub_id"] is None and set(shown["sub_ids"]) == {"tiktok", "youtube", "facebook"}
+        assert set(shown["sub_ids"]) == {"tiktok", "youtube", "facebook"}
+        first = next(iter(shown["post_metadata"]))  # a job for several platforms: the first one's
+        assert shown["sub_id"] == shown["sub_ids"][first] == shown["post_metadata"][first]["sub_id"]
         assert sorted(m["utm_content"] for m in at.made) == sorted(shown["sub_ids"].values())
         assert {m["campaign_id"] for m in at.made} == {CAMPAIGN}
         for platform, post in shown["post_metadata"].items():

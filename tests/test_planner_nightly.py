@@ -124,7 +124,7 @@ def test_the_nightly_gives_each_job_an_account_and_learned_choices(ws, tmp_path)
     assert all(b - a >= timedelta(minutes=60) for a, b in zip(times, times[1:]))  # its minimum gap kept
     theirs = [p for p in plans if p["account_id"] == fresh["id"]]
     assert all(not p["plan_arm"]["learned"] and "random" in p["plan_arm"]["template"]["reason"] for p in theirs)
-    assert any("tiktok:fresh: too little data (0 post(s) with views, needs 5)" in n for n in notes)
+    assert any("tiktok:fresh: too little data (0 weighted post(s) with a known reward, needs 5)" in n for n in notes)
     ids_made = enqueue_plans(ws, plans, batch_id="nightly-test", seed=3)
     with ws.catalog.read() as con:
         job = catalogs.get_job(con, ids_made[0])
@@ -184,7 +184,7 @@ def test_plan_explain_and_recommend(ws, tmp_path, capsys):
     assert acc["tiktok:seasoned"]["learning"] and not acc["tiktok:fresh"]["learning"]
     assert [j["template"]["arm"] for j in acc["tiktok:seasoned"]["tonight"]] == [str(ids["t1"])]
     code, out, _ = _cli(capsys, ws, "plan", "explain", "--account", "seasoned")
-    assert code == 0 and "tiktok:seasoned: learning from 24 post(s)" in out and "t1.mp4" in out
+    assert code == 0 and "tiktok:seasoned: learning from 18.63 weighted post(s)" in out and "t1.mp4" in out
     assert _cli(capsys, ws, "plan", "explain", "--account", "nobody")[0] == 2
     code, out, _ = _cli(capsys, ws, "recommend", "--json")
     doc = json.loads(out)
@@ -213,3 +213,13 @@ def test_the_commission_reward_waits_for_settled_orders(ws, tmp_path):
                                                  reward="commission")}
     assert posts[sold].reward == pytest.approx(math.log1p(30000.0))  # the cancelled order earns nothing
     assert posts[pending].reward is None  # an order still pending: not learned from yet
+
+
+def test_a_fixed_window_holds_even_when_the_gap_pushes_posts_later(ws, tmp_path):
+    _library(ws)
+    tok = token_file(tmp_path, "t", "token-value")
+    add_account(ws, "tiktok", username="evening", token_file=tok, daily_cap=4, min_gap_min=90, window="18:00-20:00")
+    plans, _ = _plan(ws, 4)
+    times = sorted(p["publish_after"] for p in plans)
+    assert len(times) == 4 and all(18 <= t.hour < 20 for t in times), times  # UTC is the publish zone here
+    assert all(b - a >= timedelta(minutes=90) for a, b in zip(times, times[1:]))

@@ -170,9 +170,9 @@ def test_vietnamese_report_is_imported_once_and_joined_to_videos(farm_ws, tmp_pa
         {"rows": 4, "new": 3, "updated": 0, "unchanged": 1, "matched": 2, "unmatched": 1}
     rows = stored(farm_ws)
     assert [(r["order_id"], r["item_id"], r["model_id"], r["status"], r["job_id"], r["platform"], r["sub_id"])
-            for r in rows] == [("261130AAA", "100", "0", "pending", 1, "tiktok", "sidTT1"),
+            for r in rows] == [("261130AAA", "100", "", "pending", 1, "tiktok", "sidTT1"),  # model 0: none
                                ("261201BBB", "200", "7", "completed", 2, "youtube", "sidYT2"),
-                               ("261202CCC", "300", "0", "pending", None, None, "someoneelse")]
+                               ("261202CCC", "300", "", "pending", None, None, "someoneelse")]
     a = rows[0]
     assert a["net_commission"] == 11610 and a["order_value"] == 129000 and a["raw_status"] == "Đang chờ xử lý"
     assert a["ordered_at"] == utc_of(vn_time(2)) and a["clicked_at"] == utc_of(vn_time(2, hour=20))
@@ -285,7 +285,7 @@ def test_accesstrade_export_joins_by_utm_content(farm_ws, tmp_path, capsys):
         ("accesstrade", "cancelled", 1500, "VND", datetime(2026, 12, 1, 3, 0), ("sidTT1",))
 
 
-@pytest.mark.parametrize("case", ["number", "date", "column", "binary", "xlsx", "missing", "empty_id"])
+@pytest.mark.parametrize("case", ["number", "date", "column", "binary", "xlsx", "missing", "empty_id", "short"])
 def test_a_bad_file_names_file_row_and_column_and_imports_nothing(farm_ws, tmp_path, capsys, case):
     rows = [vi_row(f"2612000{k}", str(k), "Đang chờ xử lý", "1.000") for k in range(8)]
     path, expect = tmp_path / "orders.csv", ""
@@ -304,6 +304,12 @@ def test_a_bad_file_names_file_row_and_column_and_imports_nothing(farm_ws, tmp_p
         write_csv(path, [h for h in SHOPEE_VI if h != "Thời Gian Đặt Hàng"],
                   [{k: v for k, v in r.items() if k != "Thời Gian Đặt Hàng"} for r in rows])
         expect = 'orders.csv: not a Shopee commission report: no "Thời Gian Đặt Hàng" or "Order Time" column'
+    elif case == "short":  # a row cut short: its money would be missing
+        write_csv(path, SHOPEE_VI, rows)
+        lines = path.read_text(encoding="utf-8").splitlines()
+        lines[3] = ",".join(lines[3].split(",")[:10])
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        expect = f"orders.csv: row 4: 10 cells, the header has {len(SHOPEE_VI)} columns"
     elif case == "binary":
         path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
         expect = "orders.csv: not a CSV file"
@@ -363,6 +369,22 @@ def test_every_grouping_and_one_row_per_currency(farm_ws, tmp_path, capsys):
     assert [(r["template_id"], r["template"], r["commission_validated"]) for r in by("template")] == [
         (2, "bat-trang-pan.mp4", 25000.0), (1, "gom-xoay.mp4", 0.0)]
     assert [(r["platform"], r["orders"]) for r in by("platform")] == [("youtube", 1), ("tiktok", 1)]
+    before = {r["platform"]: r["commission_per_1000_views"] for r in by("platform")}
+    with farm_ws.catalog.write() as con:  # a tiktok post with no view count yet sells something
+        now = catalogs.utcnow()
+        con.execute("INSERT INTO jobs (id, kind, spec, state, created_at) VALUES (4, 'promo', '{}', 'published', ?)",
+                    [now])
+        con.execute("INSERT INTO uploads (job_id, account_id, platform, state, created_at, published_at) "
+                    "VALUES (4, 1, 'tiktok', 'published', ?, ?)", [now, now])
+        con.execute("INSERT INTO affiliate_links (job_id, platform, sub_id, network, tracked, created_at) "
+                    "VALUES (4, 'tiktok', 'sidTT4', 'shopee', true, ?)", [now])
+        catalogs.upsert_commissions(con, [Commission(network="shopee", order_id="N4", item_id="1", model_id="",
+                                                     status="completed", raw_status="done", net_commission=90000.0,
+                                                     sub_ids=("sidTT4",), ordered_at=at)], source="test")
+    after = {r["platform"]: r for r in by("platform")}
+    # its money is in the totals, but not over views it has none of
+    assert after["tiktok"]["commission_validated"] == 90000.0
+    assert after["tiktok"]["commission_per_1000_views"] == before["tiktok"]
 
 
 def test_table_output_and_bad_options(farm_ws, tmp_path, capsys):

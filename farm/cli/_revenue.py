@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 
 from farm.cli._output import Progress, format_table, print_json
@@ -55,14 +56,20 @@ def _cmd_revenue(args) -> int:
     from farm.revenue import REVENUE_KEY_COLUMNS, REVENUE_MONEY_COLUMNS, check_revenue_days, revenue_report
 
     days = check_revenue_days(args.days)
-    rows = revenue_report(_ws(args), days=days, by=args.by)
+    ws = _ws(args)
+    rows = revenue_report(ws, days=days, by=args.by)
     if args.json:
         print_json(rows)
         return 0
     videos = [r for r in rows if not r["unmatched"]]
     others = [r for r in rows if r["unmatched"]]
     if not rows:
-        print(f"no commissions in the last {days} days ({_NO_COMMISSIONS})")
+        import catalogs
+
+        with ws.catalog.read() as con:
+            stored = catalogs.commission_count(con)
+        print(f"no commissions in the last {days} days" + (f" ({stored} older; try a larger --days)" if stored
+                                                          else f" ({_NO_COMMISSIONS})"))
         return 0
     print(format_table(videos, [*REVENUE_KEY_COLUMNS[args.by], *REVENUE_MONEY_COLUMNS]) if videos
           else f"no commission in the last {days} days came from a farm video")
@@ -144,4 +151,8 @@ def _cmd_sync(args) -> int:
         print_json(result)
     else:
         _print_sync(result)
+    failed = [o for o in result.get("networks", {}).values() if isinstance(o, dict) and "error" in o]
+    if failed:  # one network failing does not stop the others, but a scheduled sync must not look fine
+        print(f"farm: error: {len(failed)} network(s) failed; the others were synced", file=sys.stderr)
+        return 1
     return 0

@@ -444,13 +444,15 @@ def _cmd_queue_add_promo(args) -> int:
 
 
 def _with_sub_ids(job: dict, links: list[dict]) -> dict:
-    """``sub_ids`` ({platform: the sub-id its post's link carries}), ``sub_id`` (the job's platform's, or its
-    only one's; None when none) and ``affiliate_links`` (every post's link, tracked or not, with its note)."""
+    """``sub_ids`` ({platform: the sub-id its post's link carries}), ``sub_id`` (the job's platform's; for a
+    job made for several platforms, the first of them whose link carries one, in the platforms' order; None
+    when no link does) and ``affiliate_links`` (every post's link, tracked or not, with its note)."""
     job["affiliate_links"] = [{k: r[k] for k in ("platform", "sub_id", "network", "url", "tracked", "note")}
                               for r in links]
     job["sub_ids"] = {r["platform"]: r["sub_id"] for r in links if r["tracked"]}
     mine = job["sub_ids"].get(job["platform"]) if job["platform"] else None
-    job["sub_id"] = mine or (next(iter(job["sub_ids"].values())) if len(job["sub_ids"]) == 1 else None)
+    order = [p for p in (job.get("post_metadata") or {}) if p in job["sub_ids"]] or list(job["sub_ids"])
+    job["sub_id"] = mine or (job["sub_ids"][order[0]] if order else None)
     return job
 
 

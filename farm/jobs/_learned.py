@@ -50,10 +50,10 @@ class AccountPlan:
                 self.planned[job["account_id"]] = self.planned.get(job["account_id"], 0) + 1
         self.notes: list[str] = []
         for a in self.accounts:
-            n = self.fitted.evidence(a["id"])
-            if n < self.settings.planner.min_evidence:
-                self.notes.append(f"planner: {a['platform']}:{a['username']}: too little data ({n} post(s) with "
-                                  f"views, needs {self.settings.planner.min_evidence}): picks at random")
+            if not self.fitted.learning(a["id"]):
+                self.notes.append(f"planner: {a['platform']}:{a['username']}: too little data "
+                                  f"({self.fitted.evidence(a['id']):.3g} weighted post(s) with a known reward, needs "
+                                  f"{self.settings.planner.min_evidence}): picks at random")
 
     def slots(self, count: int) -> list[dict | None]:
         """The account of each of ``count`` jobs: round robin over the accounts with room tomorrow
@@ -123,9 +123,13 @@ class AccountPlan:
             at += timedelta(days=1)
         at += timedelta(minutes=self.rng.randint(0, self.settings.planner.jitter_min))
         gap = timedelta(minutes=int(account.get("min_gap_min") or 0))
+        window = (Window(account["window_start"], account["window_end"])
+                  if account.get("window_start") and not account.get("window_auto") else None)
         for other in sorted(self.times.get(account["id"], [])):
             if abs(other - at) < gap:
                 at = other + gap
+                if window is not None and not window.contains(at):  # the gap pushed it out: the next opening
+                    at = window.next_open(at)
         self.times.setdefault(account["id"], []).append(at)
         pick["local_time"] = at.strftime("%Y-%m-%d %H:%M")
         return at.astimezone(timezone.utc).replace(tzinfo=None), pick
@@ -151,7 +155,7 @@ def plan_promo_accounts(ws: Workspace, job_ids: list[int], *, seed: int, platfor
             learning.took(account, original=True)
             publish_after, hour = learning.publish_time(account)
             record = {"account": f"{account['platform']}:{account['username']}", "original": True, "kind": "promo",
-                      "learned": learning.fitted.evidence(account["id"]) >= learning.settings.planner.min_evidence,
+                      "learned": learning.fitted.learning(account["id"]),
                       "reward": learning.fitted.reward, **({"hour": hour} if hour else {})}
             catalogs.set_job_plan(con, job_id, account_id=account["id"], publish_after=publish_after, plan_arm=record)
     return notes

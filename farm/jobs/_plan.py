@@ -241,10 +241,8 @@ def plan_batch(
             "template_path": tpl["path"], "music": track["id"] if track else None,
             "music_path": track["path"] if track else None, "mood": track["mood"] if track else None,
         }
-        if account is not None:
-            plans.append(plan | _account_fields(learning, account, arm, tpl, main))
-        else:
-            plans.append(plan)
+        plans.append(plan | (_account_fields(learning, account, arm, tpl, main) if account is not None else
+                             {"account_id": None, "account": None, "publish_after": None, "plan_arm": None}))
         ranker.take(main, tpl, track)
         recent.add((main["id"], tpl["id"]))
     if not music:
@@ -270,7 +268,7 @@ def _account_fields(learning, account: dict, arm: dict, tpl: dict, main: dict) -
     learning.took(account, original=original)
     publish_after, arm["hour"] = learning.publish_time(account)
     record = {"account": f"{account['platform']}:{account['username']}", "original": original,
-              "learned": learning.fitted.evidence(account["id"]) >= learning.settings.planner.min_evidence,
+              "learned": learning.fitted.learning(account["id"]),
               "reward": learning.fitted.reward, **{k: v for k, v in arm.items() if v is not None}}
     return {"account_id": account["id"], "account": record["account"], "publish_after": publish_after,
             "plan_arm": record}

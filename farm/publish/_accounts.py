@@ -38,6 +38,7 @@ from farm.publish._secrets import Keyring, add_primary_key, keep_primary_only
 from farm.workspace import Workspace
 
 WARN_EXPIRY = timedelta(days=3)
+MAX_PAUSE_DAYS = 3660  # ten years: longer is a mistake (use `farm accounts disable`)
 WINDOW_AUTO = "auto"
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
@@ -404,8 +405,8 @@ def pause_account(ws: Workspace, ref: str, *, days: float, reason: str | None = 
                   now: datetime | None = None) -> dict:
     """Stop publishing to an account for ``days`` (> 0) from ``now``; past that time it posts again
     by itself. A second pause replaces the first. Returns its public row."""
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or not days > 0 or math.isinf(days):
-        raise InputError(f"Invalid pause ({days!r} days). Supported: more than 0 days.")
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= MAX_PAUSE_DAYS:
+        raise InputError(f"Invalid pause ({days!r} days). Supported: more than 0, at most {MAX_PAUSE_DAYS} days.")
     until = (now or catalogs.utcnow()) + timedelta(days=days)
     reason = (reason or "").strip() or None
     with ws.catalog.write() as con:

@@ -485,8 +485,9 @@ class Learner:
         if start is None or self.new_account_days <= 0:
             return {}
         end = start + timedelta(days=self.new_account_days)
+        # posts from before its start (history it had before the farm) are learned from
         return {p.day: f"new account: day {(p.day - start).days + 1} of its first {self.new_account_days}"
-                for p in posts if p.day < end}
+                for p in posts if start <= p.day < end}
 
     def _set_levels(self, kept: Sequence[tuple[Observation, float]], offsets: Sequence[float]) -> None:
         """Each account's level: its weighted mean reward less ``offsets`` (its posts' estimated arm

@@ -87,13 +87,14 @@ def explain(ws: Workspace, *, now: datetime, account: str | None = None) -> dict
     out = []
     for acc in accounts:
         mine = [j for j in planned if j["account_id"] == acc["id"]]
-        n = fitted.evidence(acc["id"])
-        learning = n >= cfg.min_evidence
+        n = round(fitted.evidence(acc["id"]), 2)
+        learning = fitted.learning(acc["id"])
         out.append({
             "account": f"{acc['platform']}:{acc['username']}", "id": acc["id"], "platform": acc["platform"],
             "evidence": n, "learning": learning,
-            "reason": (f"learning from {n} post(s) with a known reward" if learning else
-                       f"too little data: {n} post(s) with a known reward, needs {cfg.min_evidence}; picks at random"),
+            "reason": (f"learning from {n:g} weighted post(s) with a known reward" if learning else
+                       f"too little data: {n:g} weighted post(s) with a known reward, needs {cfg.min_evidence}; "
+                       "picks at random"),
             "ignored_days": {str(d): why for d, why in sorted(fitted.learner.ignored_days(account_key(acc["id"])).items())},
             "arms": _arms(fitted, acc, mine, names), "tonight": _tonight(mine, names),
         })

@@ -188,6 +188,14 @@ def read_table(path: str | os.PathLike) -> _Table:
     headers = [unicodedata.normalize("NFC", h.lstrip("\ufeff")).strip() for h in numbered[0][1]]
     if len(headers) < 2:
         raise InputError(f"{name}: not a commission report (its first row has {len(headers)} column)")
+    for n, cells in numbered[1:]:
+        # a row cut short (a truncated download, a bad copy) would import with its money missing
+        last = max((i for i, h in enumerate(headers) if h), default=0)
+        if len(cells) <= last:
+            raise InputError(f"{name}: row {n}: {len(cells)} cells, the header has {last + 1} columns (a row cut "
+                             "short?)")
+        if len(cells) > len(headers) and any(cells[len(headers):]):
+            raise InputError(f"{name}: row {n}: {len(cells)} cells, more than the header's {len(headers)} columns")
     return _Table(name, headers, numbered[1:])
 
 

@@ -21,9 +21,14 @@ class Fitted:
     today: date
     account_start: dict[str, date] = field(default_factory=dict)
 
-    def evidence(self, account_id: int) -> int:
-        """Posts of the account whose reward is known (before any day is set aside)."""
-        return sum(1 for p in self.posts if p.account_id == account_id and p.reward is not None)
+    def evidence(self, account_id: int) -> float:
+        """What the learner learns from for the account: its kept posts with a known reward, weighted by
+        their age (days set aside, a new account's first days and throttled ones, count nothing)."""
+        return self.learner.evidence(account_key(account_id), "hour")
+
+    def learning(self, account_id: int) -> bool:
+        """Whether the learner's picks for the account are its own, not random for too little data."""
+        return self.evidence(account_id) >= self.learner.min_evidence
 
 
 def account_start(account: dict) -> date:

@@ -44,6 +44,9 @@ class Commission:
             raise InputError(f"Invalid commission status ({self.status!r}). Supported: {', '.join(COMMISSION_STATUSES)}.")
         if not self.order_id:
             raise InputError("a commission row needs an order id")
+        if self.model_id in ("0", "None", "null"):
+            # an item without a model: the API says 0 where an export may leave the cell empty; one key for both
+            object.__setattr__(self, "model_id", "")
 
     @property
     def key(self) -> tuple[str, str, str, str]:

@@ -53,10 +53,14 @@ def platform_codes(names: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def check_prefix(prefix: str) -> str:
-    """``prefix`` if it is 1 to 8 ASCII letters and digits, else an InputError naming the setting."""
-    if not isinstance(prefix, str) or not _ALNUM.match(prefix) or len(prefix) > PREFIX_MAX_CHARS:
+    """``prefix`` if it is 1 to 8 ASCII letters and digits ending in a letter, else an InputError naming the
+    setting. A prefix ending in a digit would run into the job id ("rf2" + job 1 and "rf" + job 21 are both
+    "rf21..."), so two farms sharing an affiliate account could take each other's sales."""
+    if (not isinstance(prefix, str) or not _ALNUM.match(prefix) or len(prefix) > PREFIX_MAX_CHARS
+            or not prefix[-1].isalpha()):
         raise InputError(f"Invalid sub-id prefix ({prefix!r}). Supported: 1 to {PREFIX_MAX_CHARS} ASCII letters "
-                         "and digits ([affiliate] sub_id_prefix; Shopee refuses other characters in sub-ids).")
+                         "and digits ending in a letter ([affiliate] sub_id_prefix; Shopee refuses other characters "
+                         "in sub-ids).")
     return prefix
 
 
