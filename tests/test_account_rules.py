@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import catalogs
-from farm.cli._main import main as farm_main
+from farm.cli import main as farm_main
 from farm.publish import (
     Planner,
     account_row,

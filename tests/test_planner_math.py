@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from farm.cli._main import main
+from farm.cli import main
 from farm.revenue import Learner, Observation, Posterior, decay_weight, nig_update, student_t_quantile
 
 TODAY = date(2026, 12, 7)

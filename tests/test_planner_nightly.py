@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import catalogs
-from farm.cli._main import main as farm_main
+from farm.cli import main as farm_main
 from farm.jobs import enqueue_plans, plan_batch
 from farm.publish import add_account
 from farm.revenue import read_posts, views_at

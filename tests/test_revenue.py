@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import catalogs
-from farm.cli._main import main
+from farm.cli import main
 from farm.errors import InputError
 from farm.revenue import Commission, read_commission_csv
 from farm.workspace import init_workspace
@@ -332,14 +332,14 @@ def test_a_bad_file_names_file_row_and_column_and_imports_nothing(farm_ws, tmp_p
     ("1.234,5", 1234.5), ("12,3", 12.3), ("12.5", 12.5), ("(1.000)", -1000), ("-2500", -2500), ("25.000 ₫", 25000),
     ("", None), ("--", None)])
 def test_amounts_as_dashboards_write_them(text, value):
-    from farm.revenue._import import parse_amount
+    from farm.revenue import parse_amount
 
     assert parse_amount(text) == value
 
 
 @pytest.mark.parametrize("text", ["12,3x", "1.23.4", "abc", "1,2,3"])
 def test_amounts_that_are_not_numbers(text):
-    from farm.revenue._import import parse_amount
+    from farm.revenue import parse_amount
 
     with pytest.raises(ValueError):
         parse_amount(text)
@@ -469,7 +469,18 @@ def test_read_commission_csv_refuses_an_unknown_network(tmp_path):
 
 
 def test_the_command_lines_choices_are_the_packages():
-    from farm.cli import _revenue as cli
+    import argparse
+
+    from farm.cli import build_parser
     from farm.revenue import REVENUE_GROUPINGS, network_names
 
-    assert cli.GROUPINGS == REVENUE_GROUPINGS and set(cli.SYNC_NETWORKS) == set(network_names())
+    def sub(parser, name):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices[name]
+
+    def choices(parser, dest):
+        return next(a for a in parser._actions if a.dest == dest).choices
+
+    revenue = sub(build_parser(), "revenue")
+    assert tuple(choices(revenue, "by")) == REVENUE_GROUPINGS
+    assert set(choices(sub(revenue, "sync"), "network")) - {"all"} == set(network_names())

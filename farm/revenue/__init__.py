@@ -15,12 +15,13 @@ from farm.revenue._http import affiliate_http_client
 from farm.revenue._links import SUB_ID_PLACEHOLDER, Link, fill_sub_id, links_for_job, plain_url, tracking_for
 from farm.revenue._networks import Network, network, network_for, network_names, networks, register, unregister
 from farm.revenue._rows import Commission, CommissionStatus
-from farm.revenue._import import import_commissions, read_commission_csv
+from farm.revenue._import import import_commissions, parse_amount, read_commission_csv
 from farm.revenue._report import GROUPINGS as REVENUE_GROUPINGS
 from farm.revenue._report import KEY_COLUMNS as REVENUE_KEY_COLUMNS
 from farm.revenue._report import MONEY_COLUMNS as REVENUE_MONEY_COLUMNS
 from farm.revenue._report import check_days as check_revenue_days, revenue_report
 from farm.revenue._shopee import SHOPEE
+from farm.revenue._shopee import signature as shopee_signature
 from farm.revenue._subid import SUB_ID_MAX_CHARS, check_sub_id, platform_codes, sub_id_for
 from farm.revenue._sync import sync_commissions
 
@@ -34,7 +35,7 @@ __all__ = [
     "tracking_for", "unregister",
 ]
 # commission reports in and revenue out (_import, _report)
-__all__ += ["import_commissions", "read_commission_csv", "REVENUE_GROUPINGS", "REVENUE_KEY_COLUMNS",
+__all__ += ["import_commissions", "parse_amount", "read_commission_csv", "shopee_signature", "REVENUE_GROUPINGS", "REVENUE_KEY_COLUMNS",
             "REVENUE_MONEY_COLUMNS", "check_revenue_days", "revenue_report"]
 # the learning planner's math (_bandit): Thompson sampling over Normal-Inverse-Gamma posteriors
 from farm.revenue._bandit import DIMENSIONS as PLANNER_DIMENSIONS  # noqa: E402
