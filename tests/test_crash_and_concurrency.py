@@ -139,13 +139,15 @@ def test_missing_output_of_a_ready_job_is_rendered_again(queued):
 
 def test_a_long_reader_delays_recording_but_fails_nothing(queued):
     ws, jobs = queued
+    # an interactive command waits 2 s here (queue.lock_wait_s; 10 s by default), so a short hold proves it
+    (ws.root / "farm.toml").write_text("[queue]\nlock_wait_s = 2.0\n", encoding="utf-8")
     proc = _start_render(ws)
     try:
         _wait_for(lambda: any(j["state"] == "rendering" for j in _jobs(ws).values()), proc, what="a rendering job")
-        # a reader that holds the file longer than an interactive command would wait (10 s)
+        # a reader that holds the file longer than an interactive command would wait
         holder = subprocess.run(
             [sys.executable, "-c", f"import duckdb,time;c=duckdb.connect({str(ws.catalog.path)!r}, read_only=True);"
-             "time.sleep(12)"], timeout=60,
+             "time.sleep(4)"], timeout=60,
         )
         assert holder.returncode == 0
     finally:
