@@ -90,16 +90,18 @@ def job_inputs(con: duckdb.DuckDBPyConnection, job_id: int) -> list[dict]:
 
 
 def list_jobs(
-    con: duckdb.DuckDBPyConnection, *, state: str | None = None, limit: int | None = None, with_spec: bool = False
+    con: duckdb.DuckDBPyConnection, *, state: str | None = None, limit: int | None = None, with_spec: bool = False,
+    kind: str | None = None, platform: str | None = None, offset: int = 0,
 ) -> list[dict]:
     cols = ", ".join(JOB_LIST_COLUMNS) + (", spec" if with_spec else "")
-    sql, args = f"SELECT {cols} FROM jobs", []
-    if state:
-        sql += " WHERE state = ?"
-        args.append(state)
+    where = [(c, v) for c, v in (("state", state), ("kind", kind), ("platform", platform)) if v]
+    sql = f"SELECT {cols} FROM jobs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
+    args = [v for _, v in where]
     sql += " ORDER BY id"
     if limit:
         sql += f" LIMIT {int(limit)}"
+    if offset:
+        sql += f" OFFSET {int(offset)}"
     rows = rows_as_dicts(con.execute(sql, args))
     if with_spec:
         for r in rows:

@@ -37,18 +37,19 @@ def get_media(con: duckdb.DuckDBPyConnection, media_id: int) -> dict | None:
 
 
 def list_media(
-    con: duckdb.DuckDBPyConnection, *, kind: str | None = None, mood: str | None = None, limit: int | None = None
+    con: duckdb.DuckDBPyConnection, *, kind: str | None = None, mood: str | None = None, limit: int | None = None,
+    license: str | None = None, offset: int = 0,
 ) -> list[dict]:
     where, args = [], []
-    if kind:
-        where.append("kind = ?")
-        args.append(kind)
-    if mood:
-        where.append("mood = ?")
-        args.append(mood)
+    for column, value in (("kind", kind), ("mood", mood), ("license", license)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
     sql = "SELECT * FROM media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
     if limit:
         sql += f" LIMIT {int(limit)}"
+    if offset:
+        sql += f" OFFSET {int(offset)}"
     return rows_as_dicts(con.execute(sql, args))
 
 

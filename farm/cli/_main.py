@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from farm.cli import _doctor, _monitor, _plan, _publish, _render, _report, _revenue, _schedule, _workspace
+from farm.cli import _doctor, _monitor, _plan, _publish, _render, _report, _revenue, _schedule, _serve, _workspace
 from farm.errors import FarmError
 
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _revenue.add_revenue(sub)
     _plan.add_plan(sub)
     _plan.add_recommend(sub)
+    _serve.add_serve(sub)
     return parser
 
 

@@ -443,27 +443,14 @@ def _cmd_queue_add_promo(args) -> int:
     return 2 if failed else 0
 
 
-def _with_sub_ids(job: dict, links: list[dict]) -> dict:
-    """``sub_ids`` ({platform: the sub-id its post's link carries}), ``sub_id`` (the job's platform's; for a
-    job made for several platforms, the first of them whose link carries one, in the platforms' order; None
-    when no link does) and ``affiliate_links`` (every post's link, tracked or not, with its note)."""
-    job["affiliate_links"] = [{k: r[k] for k in ("platform", "sub_id", "network", "url", "tracked", "note")}
-                              for r in links]
-    job["sub_ids"] = {r["platform"]: r["sub_id"] for r in links if r["tracked"]}
-    mine = job["sub_ids"].get(job["platform"]) if job["platform"] else None
-    order = [p for p in (job.get("post_metadata") or {}) if p in job["sub_ids"]] or list(job["sub_ids"])
-    job["sub_id"] = mine or (job["sub_ids"][order[0]] if order else None)
-    return job
-
-
 def _cmd_queue_show(args) -> int:
+    from farm.jobs import job_detail
+
     ws = _ws(args)
     with ws.catalog.read() as con:
-        job = catalogs.get_job(con, args.id)
-        if job is None:
-            raise InputError(f"job {args.id}: no such job")
-        job["inputs"] = catalogs.job_inputs(con, args.id)
-        _with_sub_ids(job, catalogs.get_links(con, args.id))
+        job = job_detail(con, args.id)
+    if job is None:
+        raise InputError(f"job {args.id}: no such job")
     if args.json:
         print_json(job)
         return 0

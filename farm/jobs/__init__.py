@@ -14,6 +14,7 @@ from farm.jobs._lifecycle import (
     retry_jobs,
     worker_name,
 )
+from farm.jobs._detail import job_detail, with_sub_ids
 from farm.jobs._outcome import JobOutcome
 from farm.jobs._plan import (
     Ranker,
@@ -63,7 +64,7 @@ def __getattr__(name: str):
 __all__ = [
     "DRIVER_CATALOG_WAIT_S", "cancel_job", "check_job_inputs", "claim", "driver_catalog_wait", "record_outcome",
     "recover", "release", "remove_partial", "render_lock", "retry_jobs", "worker_name",
-    "JobOutcome",
+    "JobOutcome", "job_detail", "with_sub_ids",
     "Ranker", "build_mashup", "check_platform", "check_rights", "credits_line", "enqueue_mashup", "enqueue_plans",
     "plan_batch", "AccountPlan", "plan_promo_accounts",
     "post_metadata", "write_post_text",

@@ -8,3 +8,19 @@ mapping), ``_api`` (the JSON API), ``_files`` (video and thumbnails by job or me
 ``_pages`` and ``_events`` (the pages and their live updates), ``templates/`` and ``static/``.
 FastAPI and uvicorn load only when a server is made.
 """
+
+from farm.web._auth import check_csrf, csrf_token, require_page_auth, setup_token, token_hash_path
+from farm.web._state import LANGS, Lang, WebState, web_state
+
+
+def __getattr__(name: str):
+    """``create_app`` loads FastAPI: only when asked for (PEP 562)."""
+    if name == "create_app":
+        from farm.web._app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'farm.web' has no attribute {name!r}")
+
+
+__all__ = ["LANGS", "Lang", "WebState", "check_csrf", "create_app", "csrf_token", "require_page_auth", "setup_token",
+           "token_hash_path", "web_state"]
