@@ -51,7 +51,7 @@ def filled(ws, tmp_path):
 
 
 def _client(ws, **kw) -> TestClient:
-    return TestClient(create_app(ws, **kw), raise_server_exceptions=False)
+    return TestClient(create_app(ws, **kw), raise_server_exceptions=False, base_url="http://127.0.0.1:8765")
 
 
 def _cli_json(capsys, ws, *argv) -> object:

@@ -50,7 +50,7 @@ def ws(tmp_path, monkeypatch):
 def client(ws):
     from farm.web import create_app
 
-    with TestClient(create_app(ws, lang="en")) as c:
+    with TestClient(create_app(ws, lang="en"), base_url="http://127.0.0.1:8765") as c:
         yield c
 
 
@@ -78,7 +78,7 @@ def test_vietnamese_by_query_and_by_server_language(client, ws):
     assert "Hàng đợi" in client.get("/queue?lang=vi").text
     from farm.web import create_app
 
-    with TestClient(create_app(ws, lang="vi")) as c:
+    with TestClient(create_app(ws, lang="vi"), base_url="http://127.0.0.1:8765") as c:
         html = c.get("/accounts").text
     assert "Tài khoản" in html and "đã kết nối" in html
     assert 'lang="vi"' in html
@@ -166,7 +166,7 @@ def test_pages_need_a_login_where_a_token_is_required(ws):
     from farm.web import create_app
 
     app = create_app(ws, require_token=True, token_sha256="0" * 64)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
         for path in ("/", "/jobs/3", "/events?once=1"):
             r = c.get(path, follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"] == "/login", path

@@ -59,7 +59,7 @@ def one_line(text: object) -> str:
 
 def _status_of(err: FarmError) -> int:
     """The HTTP status for a farm error, by class."""
-    for cls, status in ((NotFound, 404), (_auth.NotAuthenticated, 401), (_auth.CsrfError, 403),
+    for cls, status in ((NotFound, 404), (_auth.NotAuthenticated, 401), (_auth.CsrfError, 403), (_auth.CrossSiteError, 403),
                         (_auth.RateLimited, 429), (BusyError, 503), (RightsError, 400), (PolicyError, 400),
                         (InputError, 400), (ScopeError, 409), (AuthError, 409), (QuotaError, 429),
                         (UnavailableError, 503), (RetryableError, 503)):

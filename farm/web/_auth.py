@@ -10,6 +10,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from farm.errors import AuthError, InputError
 from farm.web._state import WebState, web_state
@@ -36,6 +37,10 @@ class RateLimited(AuthError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class CrossSiteError(AuthError):
+    """A request from another site's page, or to a loopback server under another host name: 403."""
 
 
 class LoginRequired(Exception):
@@ -148,9 +153,33 @@ def check_csrf(request, value: str | None) -> None:
         raise CsrfError("missing or wrong CSRF token (send the form's csrf field or the X-CSRF-Token header)")
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def check_origin(request) -> None:
+    """Refuse what a browser sends on another site's behalf: without a token requirement (a loopback
+    server) the Host must be a loopback name (a DNS-rebinding page names its own host), and a
+    state-changing request whose Origin (or Sec-Fetch-Site) says another site is refused; programs
+    such as curl send neither header and are not affected."""
+    state = web_state(request)
+    host = (request.headers.get("host") or "").lower()
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    if not state.require_token and name not in LOOPBACK_NAMES:
+        raise CrossSiteError(f"this server answers only on loopback names, not {name!r}")
+    if request.method not in _UNSAFE:
+        return
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        if urlsplit(origin).netloc.lower() != host:
+            raise CrossSiteError("a request from another site's page was refused")
+    elif origin == "null" or request.headers.get("sec-fetch-site") == "cross-site":
+        raise CrossSiteError("a request from another site's page was refused")
+
+
 def require_page_auth(request) -> None:
     """For page routes: raises :class:`LoginRequired` (the app redirects to /login) when a token is
-    required and the request has no valid session."""
+    required and the request has no valid session; :class:`CrossSiteError` as :func:`check_origin` says."""
+    check_origin(request)
     state = web_state(request)
     if state.require_token and session_of(request) is None and not token_ok(state, bearer_of(request)):
         raise LoginRequired()
@@ -162,6 +191,7 @@ async def require_api_auth(request) -> None:
     state = web_state(request)
     if token_ok(state, bearer_of(request)):
         return
+    check_origin(request)
     session = session_of(request)
     if state.require_token and session is None:
         raise NotAuthenticated("authentication required: send Authorization: Bearer TOKEN or log in")
