@@ -91,13 +91,11 @@ def job_inputs(con: duckdb.DuckDBPyConnection, job_id: int) -> list[dict]:
 
 def list_jobs(
     con: duckdb.DuckDBPyConnection, *, state: str | None = None, limit: int | None = None, with_spec: bool = False,
-    kind: str | None = None, platform: str | None = None, offset: int = 0,
+    kind: str | None = None, platform: str | None = None, offset: int = 0, newest_first: bool = False,
 ) -> list[dict]:
     cols = ", ".join(JOB_LIST_COLUMNS) + (", spec" if with_spec else "")
-    where = [(c, v) for c, v in (("state", state), ("kind", kind), ("platform", platform)) if v]
-    sql = f"SELECT {cols} FROM jobs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
-    args = [v for _, v in where]
-    sql += " ORDER BY id"
+    where, args = _job_filter(state=state, kind=kind, platform=platform)
+    sql = f"SELECT {cols} FROM jobs" + where + (" ORDER BY id DESC" if newest_first else " ORDER BY id")
     if limit:
         sql += f" LIMIT {int(limit)}"
     if offset:
@@ -107,6 +105,24 @@ def list_jobs(
         for r in rows:
             r["spec"] = json.loads(r["spec"])
     return rows
+
+
+def set_job_output(con: duckdb.DuckDBPyConnection, job_id: int, *, path: str, size_bytes: int) -> None:
+    """Point a job at an output file (benchmarks and fixtures that bring their own video)."""
+    con.execute("UPDATE jobs SET output_path = ?, output_size_bytes = ? WHERE id = ?",
+                [str(path), int(size_bytes), int(job_id)])
+
+
+def _job_filter(**equal) -> tuple[str, list]:
+    where = [(c, v) for c, v in equal.items() if v]
+    return (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else ""), [v for _, v in where]
+
+
+def count_jobs(con: duckdb.DuckDBPyConnection, *, state: str | None = None, kind: str | None = None,
+               platform: str | None = None) -> int:
+    """How many jobs ``list_jobs`` with the same filters would list (a page's total, without reading the rows)."""
+    where, args = _job_filter(state=state, kind=kind, platform=platform)
+    return int(con.execute("SELECT count(*) FROM jobs" + where, args).fetchone()[0])
 
 
 def move(

@@ -121,10 +121,14 @@ def update_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str, **
                 [*sets.values(), int(job_id), platform])
 
 
-def delete_failed_uploads(con: duckdb.DuckDBPyConnection, job_id: int) -> int:
-    """Forget a job's failed uploads (it is being retried: they may be tried again)."""
-    return len(con.execute("DELETE FROM uploads WHERE job_id = ? AND state = 'failed' RETURNING platform",
-                           [int(job_id)]).fetchall())
+def delete_failed_uploads(con: duckdb.DuckDBPyConnection, job_id: int, platform: str | None = None) -> int:
+    """Forget a job's failed uploads (or its failed upload to ``platform``): it is being retried, they may be
+    tried again."""
+    sql, args = "DELETE FROM uploads WHERE job_id = ? AND state = 'failed'", [int(job_id)]
+    if platform is not None:
+        sql += " AND platform = ?"
+        args.append(platform)
+    return len(con.execute(sql + " RETURNING platform", args).fetchall())
 
 
 def delete_upload(con: duckdb.DuckDBPyConnection, job_id: int, platform: str) -> None:

@@ -194,6 +194,13 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workdir", default=None)
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=_cmd_bench_gpu)
+    sv = bsub.add_parser("serve", help="farm serve's list endpoints at 100k jobs and the preview's first byte, "
+                                       "vs the same catalog queries in-process")
+    sv.add_argument("--jobs", type=int, default=100_000, help="jobs (and media) in the workspace (default 100000)")
+    sv.add_argument("--samples", type=int, default=200, help="timed requests per endpoint (default 200)")
+    sv.add_argument("--workdir", default=None)
+    sv.add_argument("--json", action="store_true")
+    sv.set_defaults(func=_cmd_bench_serve)
     add_bench_planner(bsub)
 
 
@@ -249,6 +256,14 @@ def _cmd_bench_catalog(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(report["table"])
+    return 0
+
+
+def _cmd_bench_serve(args: argparse.Namespace) -> int:
+    from benchmarks.serve import run_serve_bench
+
+    report = run_serve_bench(jobs=args.jobs, samples=args.samples, workdir=args.workdir, log=sys.stderr)
+    print(json.dumps(report, indent=2, default=str) if args.json else report["table"])
     return 0
 
 

@@ -48,9 +48,19 @@ from farm.publish._assign import (
     to_local,
 )
 from farm.publish._checks import VideoFacts, check_upload, video_facts, violations
-from farm.publish._connect import ConnectError, ConnectOptions, authorization_url, connect_account, pkce_pair
+from farm.publish._connect import (
+    ConnectError,
+    ConnectOptions,
+    PendingConnect,
+    authorization_url,
+    begin_connect,
+    check_answer,
+    connect_account,
+    finish_connect,
+    pkce_pair,
+)
 from farm.publish._flow import Outcome, Reporter, UploadFlow, upload_request
-from farm.publish._ledger import IN_FLIGHT, follow_up, settle_job
+from farm.publish._ledger import IN_FLIGHT, UploadNotFailed, follow_up, retry_upload, settle_job
 from farm.publish._metadata import (
     AFFILIATE_URL_MAX_CHARS,
     DISCLOSURE_MAX_CHARS,
@@ -92,8 +102,9 @@ __all__ = [
     "warmup_day", "WINDOW_AUTO",
     "MIX_DAYS", "Planner", "Target", "job_targets", "local_zone", "midnight_utc", "original_share_allows", "to_local",
     "VideoFacts", "check_upload", "video_facts", "violations",
-    "ConnectError", "ConnectOptions", "authorization_url", "connect_account", "pkce_pair",
-    "Outcome", "Reporter", "UploadFlow", "upload_request", "IN_FLIGHT", "follow_up", "settle_job",
+    "ConnectError", "ConnectOptions", "PendingConnect", "authorization_url", "begin_connect", "check_answer",
+    "connect_account", "finish_connect", "pkce_pair",
+    "Outcome", "Reporter", "UploadFlow", "upload_request", "IN_FLIGHT", "UploadNotFailed", "follow_up", "retry_upload", "settle_job",
     "LocalUploads", "RayUploads", "StopFlag", "Sweep", "sweep",
     "KEYS_ENV", "Keyring", "ensure_key_file", "key_file", "load_keyring",
     "StepRunner",

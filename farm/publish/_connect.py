@@ -10,6 +10,11 @@ checked), and the tokens are stored encrypted exactly as ``accounts add`` stores
 A wrong state, a denial, a refused exchange or the timeout stores nothing.
 
 The page the browser lands on says "you can close this tab" and never shows a token.
+
+The flow is two steps anyone can drive: :func:`begin_connect` (the checks, the state and PKCE
+pair, the authorization address; the attempt is kept by the caller) and :func:`finish_connect`
+(the answer's query checked, the code exchanged, the account stored). The CLI runs them around its
+loopback listener; ``farm serve`` runs them around its own ``/oauth/callback``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,29 +165,106 @@ def _read_pasted(answers: queue.Queue, stdin) -> None:
         pass
 
 
-def _wait(answers: queue.Queue, state: str, timeout_s: float, name: str) -> str:
-    """The authorization code from the first answer, or a ConnectError (timeout, denial, wrong state)."""
+def _wait(answers: queue.Queue, timeout_s: float, name: str) -> dict[str, str]:
+    """The first answer's query (the redirect's parameters), or a ConnectError at the timeout."""
     try:
-        query = answers.get(timeout=timeout_s)
+        return answers.get(timeout=timeout_s)
     except queue.Empty:
         raise ConnectError(f"{name}: no answer from the browser within {timeout_s:g} s (--timeout); nothing was "
                            "stored") from None
-    if query.get("state") != state:
+
+
+@dataclass(frozen=True)
+class PendingConnect:
+    """One sign-in under way, kept by whoever started it (the CLI in memory, the server in memory by
+    ``state``): only ``state`` goes to the browser (in the authorization address); the PKCE verifier
+    never leaves. ``expires_at``: seconds since the epoch after which the answer is refused."""
+
+    platform: str
+    state: str
+    verifier: str
+    redirect_uri: str
+    options: ConnectOptions
+    row: dict
+    expires_at: float
+
+
+def begin_connect(ws: Workspace, name: str, options: ConnectOptions, *, redirect_uri: str,
+                  expires_in_s: float = 600.0) -> tuple[str, PendingConnect]:
+    """The first step of connecting an account of the platform ``name``: everything checked before the
+    user signs in for nothing (the options, the key the tokens will be stored under, the app's
+    configuration), a fresh ``state`` and PKCE pair.
+
+    Returns:
+        The platform's authorization address (send the browser there) and the attempt to keep for
+        :func:`finish_connect`.
+    """
+    descriptor = platform(name)
+    if descriptor.oauth is None:
+        raise ConnectError(f"{name}: this platform is not connected through a browser; use `farm accounts add {name}`")
+    row = account_row(name, username=options.name, page_id=options.page_id, daily_cap=options.daily_cap,
+                      min_gap_min=options.min_gap_min, window=options.window, privacy=options.privacy,
+                      allow=options.allow, require_page=False)
+    check_warmup_days(options.warmup_days)  # before the user signs in for nothing
+    row.pop("page_id", None)  # the Page comes from the platform (the one --page-id names, or the only one)
+    _check_key_first(ws, name, options.name)
+    state = secrets.token_urlsafe(24)
+    verifier, challenge = pkce_pair(descriptor.oauth.challenge)
+    url = authorization_url(descriptor, ws.settings.platforms, redirect_uri=redirect_uri, state=state,
+                            challenge=challenge)
+    pending = PendingConnect(platform=name, state=state, verifier=verifier, redirect_uri=redirect_uri,
+                             options=options, row=row, expires_at=time.time() + expires_in_s)
+    return url, pending
+
+
+def check_answer(pending: PendingConnect, query: dict[str, str]) -> str:
+    """The authorization code of the browser's answer (the redirect's query), or a ConnectError (a wrong
+    state, a denial, an expired attempt, no code)."""
+    name = pending.platform
+    if not secrets.compare_digest(str(query.get("state") or "").encode("utf-8"), pending.state.encode("utf-8")):
         raise ConnectError(f"{name}: the answer's state does not match this attempt (a stale or forged "
                            "redirect); nothing was stored")
     if query.get("error"):
         why = query.get("error_description") or query.get("error_reason") or ""
         raise ConnectError(f"{name}: the platform said {query['error']}" + (f" ({why})" if why else "")
                            + "; nothing was stored")
+    if time.time() > pending.expires_at:
+        raise ConnectError(f"{name}: the sign-in took too long (start it again); nothing was stored")
     code = query.get("code")
     if not code:
         raise ConnectError(f"{name}: the answer held no authorization code; nothing was stored")
     return code
 
 
+def finish_connect(ws: Workspace, pending: PendingConnect, query: dict[str, str], *, transport=None) -> dict:
+    """The second step: the browser's answer checked (:func:`check_answer`), its code exchanged for
+    tokens (never retried), what the account is settled (Facebook: the Page ``page_id`` names, or the
+    only one), the scopes checked, and the tokens stored encrypted exactly as ``accounts add`` does.
+
+    Returns:
+        The stored account's public row, with ``reconnected``, ``granted`` (the scopes) and ``notes``.
+    """
+    code = check_answer(pending, query)
+    name, options = pending.platform, pending.options
+    descriptor = platform(name)
+    connection = _exchange(descriptor, ws.settings.platforms, ws, code=code, verifier=pending.verifier,
+                           redirect_uri=pending.redirect_uri, page_id=options.page_id, transport=transport)
+    granted = (connection.tokens.scope or "").replace(",", " ").split()
+    missing = [s for s in descriptor.oauth.required if scope_granted(connection.tokens.scope, s) is False]
+    if missing:
+        raise ConnectError(f"{name}: the account did not grant {', '.join(missing)}, which publishing needs; run "
+                           "connect again and allow it; nothing was stored")
+    row = dict(pending.row)
+    if connection.page_id:
+        row["page_id"] = connection.page_id
+    stored = store_account(ws, row, connection.tokens, remote_name=connection.name, warmup_days=options.warmup_days)
+    return {**stored, "granted": granted, "notes": list(connection.notes)}
+
+
 def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: Callable[[str], None] = print,
                     tell: Callable[[str], None] | None = None, stdin=None, transport=None) -> dict:
-    """Connect (or reconnect) an account of the platform ``name`` in the browser.
+    """Connect (or reconnect) an account of the platform ``name`` in the browser, with a loopback listener
+    for the answer: :func:`begin_connect`, the user sent to sign in, then :func:`finish_connect`.
 
     Args:
         say: where the authorization address goes, alone on its line (stdout).
@@ -197,36 +280,18 @@ def connect_account(ws: Workspace, name: str, options: ConnectOptions, *, say: C
     descriptor = platform(name)
     if descriptor.oauth is None:
         raise ConnectError(f"{name}: this platform is not connected through a browser; use `farm accounts add {name}`")
-    row = account_row(name, username=options.name, page_id=options.page_id, daily_cap=options.daily_cap,
-                      min_gap_min=options.min_gap_min, window=options.window, privacy=options.privacy,
-                      allow=options.allow, require_page=False)
-    check_warmup_days(options.warmup_days)  # before the user signs in for nothing
-    row.pop("page_id", None)  # the Page comes from the platform (the one --page-id names, or the only one)
     tell = tell or (lambda text: print(text, file=sys.stderr, flush=True))
-    _check_key_first(ws, name, options.name)
-    settings = ws.settings.platforms
     oauth = descriptor.oauth
     callbacks = _Callbacks(oauth.redirect_host, options.port, oauth.redirect_path)
     try:
         redirect_uri = f"http://{oauth.redirect_host}:{callbacks.port}{oauth.redirect_path}"
-        state = secrets.token_urlsafe(24)
-        verifier, challenge = pkce_pair(oauth.challenge)
-        url = authorization_url(descriptor, settings, redirect_uri=redirect_uri, state=state, challenge=challenge)
+        url, pending = begin_connect(ws, name, options, redirect_uri=redirect_uri,
+                                     expires_in_s=options.timeout_s + 60)
         _send_user(url, options, say=say, tell=tell, callbacks=callbacks, stdin=stdin, label=descriptor.label)
-        code = _wait(callbacks.answers, state, options.timeout_s, name)
+        query = _wait(callbacks.answers, options.timeout_s, name)
     finally:
         callbacks.close()
-    connection = _exchange(descriptor, settings, ws, code=code, verifier=verifier, redirect_uri=redirect_uri,
-                           page_id=options.page_id, transport=transport)
-    granted = (connection.tokens.scope or "").replace(",", " ").split()
-    missing = [s for s in oauth.required if scope_granted(connection.tokens.scope, s) is False]
-    if missing:
-        raise ConnectError(f"{name}: the account did not grant {', '.join(missing)}, which publishing needs; run "
-                           "connect again and allow it; nothing was stored")
-    if connection.page_id:
-        row["page_id"] = connection.page_id
-    stored = store_account(ws, row, connection.tokens, remote_name=connection.name, warmup_days=options.warmup_days)
-    return {**stored, "granted": granted, "notes": list(connection.notes)}
+    return finish_connect(ws, pending, query, transport=transport)
 
 
 def _check_key_first(ws: Workspace, name: str, username: str) -> None:

@@ -10,10 +10,11 @@ with the match as its reason, and counts against the account's health).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import catalogs
-from farm.errors import FarmError, PolicyError
+from farm.errors import FarmError, InputError, PolicyError
 from farm.platforms import RemoteSession, RemoteState
 from farm.publish._account_tokens import with_token
 from farm.publish._flow import upload_request
@@ -56,6 +57,51 @@ def settle_job(ws: Workspace, job_id: int, targets: list[str]) -> str:
                            detail=f"{want}: " + ", ".join(f"{p} {rows[p]['state'] if p in rows else 'waiting'}"
                                                           for p in targets))
         return want
+
+
+class UploadNotFailed(InputError):
+    """An upload asked to be tried again that has not failed (or whose job cannot take it): 409 in the web API."""
+
+
+def retry_upload(ws: Workspace, job_id: int, platform: str) -> dict:
+    """Forget the job's failed upload to ``platform`` so that the next publish pass tries it again (the
+    ledger step `farm queue retry` takes for a retried job's failed uploads), and put the job where a
+    publish pass finds it: a failed job whose video is still there back to ready, a published one (its
+    other posts done) back to publishing.
+
+    Returns:
+        ``{"job_id", "platform", "error_class", "error_message", "job_state"}``: the failure forgotten and
+        the job's state now.
+
+    Raises:
+        InputError: no such upload. UploadNotFailed: the upload has not failed, or its job cannot publish.
+    """
+    with ws.catalog.write() as con:
+        job = catalogs.get_job(con, job_id)
+        upload = catalogs.get_upload(con, job_id, platform) if job is not None else None
+        if upload is None:
+            raise InputError(f"job {job_id}: no upload to {platform}")
+        if upload["state"] != "failed":
+            raise UploadNotFailed(f"job {job_id}: its upload to {platform} is {upload['state']}, not failed; only "
+                                  "a failed upload is tried again")
+        state = job["state"]
+        if state == "failed":
+            output = job.get("output_path")
+            if not output or not os.path.isfile(output):
+                raise UploadNotFailed(f"job {job_id}: its video is gone; retry the job (`farm queue retry "
+                                      f"{job_id}`) to render it again")
+            catalogs.move(con, job_id, "ready", expect=("failed",), sets={"error_class": None, "error_message": None})
+            state = "ready"
+        elif state == "published":
+            catalogs.move(con, job_id, "publishing", expect=("published",))
+            state = "publishing"
+        elif state not in ("ready", "publishing"):
+            raise UploadNotFailed(f"job {job_id} is {state}; its upload to {platform} cannot be tried again")
+        catalogs.delete_failed_uploads(con, job_id, platform)
+        catalogs.log_stage(con, job_id, "retry", status="info", detail=f"the failed upload to {platform} is tried "
+                           "again at the next publish pass")
+    return {"job_id": int(job_id), "platform": platform, "error_class": upload.get("error_class"),
+            "error_message": upload.get("error_message"), "job_state": state}
 
 
 def follow_up(ws: Workspace, runner, *, now: datetime, name: str | None = None) -> list[str]:

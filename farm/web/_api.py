@@ -109,11 +109,14 @@ def _platforms() -> tuple[str, ...]:
     return tuple(platform_names())
 
 
+PAGE_ROWS = 100  # a list's default page: ask for more with limit (at most 100,000), walk on with offset
+
 # -- jobs -------------------------------------------------------------------------------------
 @_route("get", "/jobs")
 def list_jobs(request: Request, state: str | None = None, kind: str | None = None, platform: str | None = None,
-              limit: int | None = Query(None, ge=1, le=100_000), offset: int = Query(0, ge=0)):
-    """What `farm queue list --json` prints (same keys, same order), filtered and paged."""
+              limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+    """What `farm queue list --json` prints (same keys, same order), filtered and paged (``limit`` rows from
+    ``offset``; 100 by default, so a farm of 100,000 jobs answers in one short read)."""
     _check(state, catalogs.JOB_STATES, "state")
     _check(kind, catalogs.JOB_KINDS, "kind")
     _check(platform, _platforms(), "platform")
@@ -215,7 +218,8 @@ def change_account(request: Request, account_id: int, action: Literal["enable", 
 # -- media ------------------------------------------------------------------------------------
 @_route("get", "/media")
 def list_media(request: Request, kind: str | None = None, mood: str | None = None, license: str | None = None,
-               limit: int | None = Query(None, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+               limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+    """What `farm media list --json` prints, filtered and paged (100 rows by default)."""
     _check(kind, catalogs.MEDIA_KINDS, "kind")
     _check(license, catalogs.LICENSES, "license")
     with _ws(request).catalog.read() as con:
@@ -469,6 +473,18 @@ def start_nightly(request: Request, body: NightlyIn | None = None):
 def nightly_progress(request: Request):
     """The last nightly run started here (running or its result) and the queue's counts."""
     return _progress(request, "nightly")
+
+
+@_route("post", "/queue/render", 202)
+def start_queue_render(request: Request):
+    """Start rendering the pending queue (`farm queue render`) as its own process; returns its run id."""
+    return _start(request, "render", ["queue", "render", "-q", "--json"])
+
+
+@_route("get", "/queue/render")
+def queue_render_progress(request: Request):
+    """The last queue render started here (running or its result) and the queue's counts."""
+    return _progress(request, "render")
 
 
 @_route("post", "/publish", 202)

@@ -162,7 +162,7 @@ def create_app(ws, *, lang: Lang = "en", require_token: bool = False, token_sha2
     _install_handlers(app)
     app.include_router(_core_router())
     app.include_router(api_router)
-    for name in ("farm.web._pages", "farm.web._events"):
+    for name in ("farm.web._pages", "farm.web._events", "farm.web._publishing"):
         try:
             module = importlib.import_module(name)
         except ImportError:
