@@ -1,10 +1,12 @@
 """`farm serve` end to end in headless Chromium (Debian's package, driven by Playwright): media imported
 through the Library page's upload form, a mashup queued through the API, the queue rendered from the
 Queue page's button with its progress arriving in the SSE live region, the job's video played on its
-page; no console error and no page error on the way."""
+page, and an account connected through the (fake) platform's sign-in coming back to the server; no
+console error and no page error on the way."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -75,12 +77,12 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def _serving(tmp_path: Path, env_extra: dict[str, str] | None = None):
     """`farm serve` on a free loopback port over a fresh workspace with AI text off; yields (url, ws root)."""
     ws, _ = init_workspace(tmp_path / "ws")
     (ws.root / "farm.toml").write_text("[ai]\nenabled = false\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("FARM_SECRET_KEYS", "FARM_HOME")}
+    env = {k: v for k, v in os.environ.items() if k not in ("FARM_SECRET_KEYS", "FARM_HOME")} | (env_extra or {})
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "farm", "serve", "--port", str(port), "--workspace", str(ws.root),
                              "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -92,6 +94,12 @@ def server(tmp_path):
         yield match.group(0).rstrip("/") + "/", ws.root
     finally:
         _stop(proc)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with _serving(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
@@ -174,8 +182,24 @@ def test_import_queue_render_and_play_in_chromium(server, browser_page, tmp_path
     assert page.problems == [], "\n".join(page.problems)
 
 
-@pytest.mark.skip(reason="connect through the server not built yet")
-def test_connect_an_account_through_the_fake_oauth_server(server, browser_page):
-    """To come with `POST /api/v1/accounts/connect`, the form on /accounts and `GET /oauth/callback`: submit
-    the form for a fake platform (tests/fake_oauth.py signs the user in at once), follow the redirect back
-    to /oauth/callback, and see the account on /accounts; no console or page error."""
+def test_connect_an_account_through_the_fake_oauth_server(tmp_path, browser_page):
+    """The Accounts page's connect form for YouTube: the browser goes to the (fake) Google sign-in, which
+    consents at once and sends it back to the server's /oauth/callback; the account is stored and listed,
+    never its token; no console or page error."""
+    from fake_platforms import FakeYouTube
+
+    page = browser_page
+    with FakeYouTube() as yt, _serving(tmp_path, yt.settings_env()) as (base, root):
+        page.goto(base + "accounts")
+        form = page.locator('form[action="/accounts/connect"]:has(input[name="platform"][value="youtube"])')
+        form.locator('input[name="name"]').fill("kenh_vn")
+        form.locator("button").click()
+        page.wait_for_url(re.compile(r"/accounts\?connected="))
+        from playwright.sync_api import expect
+
+        expect(page.locator(".notice")).to_contain_text("youtube:kenh_vn")
+        accounts = page.request.get(base + "api/v1/accounts").json()
+        assert [(a["platform"], a["name"]) for a in accounts] == [("youtube", "kenh_vn")]
+        listed = json.dumps(accounts) + page.content()
+        assert not any(t in listed for t in yt._seen_tokens)  # no token is ever shown or returned
+    assert page.problems == [], "\n".join(page.problems)
