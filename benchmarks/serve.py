@@ -25,6 +25,7 @@ from farm.workspace import Workspace, init_workspace
 
 GOAL_MS = 100.0
 WARMUP = 2
+DEFAULT_PAGE_ROWS = 100  # farm.web's default page (PAGE_ROWS in its API)
 PAGE = 50
 # An endpoint slower than this per request gets fewer samples (at least MIN_SAMPLES), so one
 # unpaged endpoint cannot hold the run for minutes; the report says how many each got.
@@ -38,16 +39,17 @@ UPLOADS = 200
 def _endpoints(jobs: int, job_id: int) -> list[tuple[str, str, dict | None, dict | None]]:
     """(name, path, request headers, the same query's ``catalogs.list_jobs`` arguments for the peer)."""
     deep = max(0, jobs - PAGE)
+    default = DEFAULT_PAGE_ROWS  # what the API pages by when no limit is given
     return [
-        ("jobs (no limit given)", "/api/v1/jobs", None, {}),
+        (f"jobs (default page of {default})", "/api/v1/jobs", None, {"limit": default}),
         (f"jobs first page (limit={PAGE})", f"/api/v1/jobs?limit={PAGE}", None, {"limit": PAGE}),
-        ("jobs state=ready", "/api/v1/jobs?state=ready", None, {"state": "ready"}),
+        ("jobs state=ready", "/api/v1/jobs?state=ready", None, {"state": "ready", "limit": default}),
         ("jobs kind=promo platform=tiktok", "/api/v1/jobs?kind=promo&platform=tiktok", None,
-         {"kind": "promo", "platform": "tiktok"}),
+         {"kind": "promo", "platform": "tiktok", "limit": default}),
         (f"jobs deep page (offset={deep})", f"/api/v1/jobs?limit={PAGE}&offset={deep}", None,
          {"limit": PAGE, "offset": deep}),
         ("job detail", f"/api/v1/jobs/{job_id}", None, None),
-        ("media (no limit given)", "/api/v1/media", None, None),
+        (f"media (default page of {default})", "/api/v1/media", None, None),
         ("accounts", "/api/v1/accounts", None, None),
         ("queue page (HTML)", "/queue", None, None),
         ("preview first byte", f"/api/v1/jobs/{job_id}/video", {"Range": "bytes=0-"}, None),

@@ -11,7 +11,7 @@ def test_serve_bench_small(tmp_path):
     assert report["counts"]["jobs"] == 300 and report["counts"]["accounts"] > 0 and report["counts"]["uploads"] > 0
     names = [r["endpoint"] for r in report["endpoints"]]
     assert any(n.startswith("jobs deep page") for n in names) and "preview first byte" in names
-    assert "queue page (HTML)" in names and "accounts" in names and "media (no limit given)" in names
+    assert "queue page (HTML)" in names and "accounts" in names and "media (default page of 100)" in names
     for row in report["endpoints"]:
         assert row["status"] and set(row["status"]) <= {200, 206}, row
         assert row["n"] >= 1 and 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
