@@ -68,8 +68,13 @@ def test_jobs_list_and_show_are_the_cli_documents(ws, filled, capsys):
     assert r.json() == cli and list(r.json()[0]) == list(cli[0]) and len(cli) == 2
     shown = c.get(f"/api/v1/jobs/{filled['jobs'][0]}").json()
     assert shown == _cli_json(capsys, ws, "queue", "show", str(filled["jobs"][0]), "--json")
-    assert {"sub_id", "sub_ids", "inputs", "post_metadata"} <= set(shown)
+    assert {"sub_id", "sub_ids", "inputs", "post_metadata", "log"} <= set(shown)
     assert c.get(f"/api/v1/jobs/{filled['jobs'][0]}/log").status_code == 200
+    with ws.catalog.write() as con:  # the process log comes with the job, as it does in queue show --json
+        catalogs.log_stage(con, filled["jobs"][0], "plan", detail="planned by the test")
+    shown = c.get(f"/api/v1/jobs/{filled['jobs'][0]}").json()
+    assert shown == _cli_json(capsys, ws, "queue", "show", str(filled["jobs"][0]), "--json")
+    assert [(e["stage"], e["detail"]) for e in shown["log"]] == [("plan", "planned by the test")]
     # filters and paging
     assert [j["id"] for j in c.get("/api/v1/jobs", params={"platform": "tiktok"}).json()] == filled["jobs"][::2]
     assert [j["id"] for j in c.get("/api/v1/jobs", params={"limit": 1, "offset": 1}).json()] == [filled["jobs"][1]]

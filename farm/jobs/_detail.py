@@ -19,9 +19,11 @@ def with_sub_ids(job: dict, links: list[dict]) -> dict:
 
 
 def job_detail(con, job_id: int) -> dict | None:
-    """The job with ``inputs`` and its sub-ids (see :func:`with_sub_ids`); None when there is no such job."""
+    """The job with ``inputs``, its process ``log`` and its sub-ids (see :func:`with_sub_ids`); None when
+    there is no such job."""
     job = catalogs.get_job(con, job_id)
     if job is None:
         return None
     job["inputs"] = catalogs.job_inputs(con, job_id)
+    job["log"] = catalogs.job_log(con, job_id)
     return with_sub_ids(job, catalogs.get_links(con, job_id))
