@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from catalogs._jobs import paged_ids
 from catalogs._connect import rows_as_dicts, utcnow
 from catalogs._schema import LICENSES, MEDIA_KINDS
 
@@ -45,11 +46,10 @@ def list_media(
         if value:
             where.append(f"{column} = ?")
             args.append(value)
-    sql = "SELECT * FROM media" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    if offset:
-        sql += f" OFFSET {int(offset)}"
+    clause = " WHERE " + " AND ".join(where) if where else ""
+    sql = "SELECT * FROM media" + clause + " ORDER BY id"
+    if limit or offset:
+        sql = f"SELECT * FROM media WHERE id IN ({paged_ids('media', clause, ' ORDER BY id', limit, offset)}) ORDER BY id"
     return rows_as_dicts(con.execute(sql, args))
 
 
