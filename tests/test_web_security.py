@@ -50,3 +50,18 @@ def test_a_post_from_another_site_is_refused_and_curl_is_not(client):
     assert client.post("/api/v1/jobs", json=body).status_code == 201  # a program on this machine (curl)
     r = client.post("/api/v1/jobs", json=body, headers={"Origin": f"http://{HOST}"})
     assert r.status_code == 201  # the farm's own page
+
+
+def test_an_upload_over_the_import_cap_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("FARM_SECRET_KEYS", raising=False)
+    w, _ = init_workspace(tmp_path / "ws")
+    (w.root / "farm.toml").write_text("[ai]\nenabled = false\n[media]\nmax_download_bytes = 1000\n", encoding="utf-8")
+    ws = Workspace(w.root)
+    with TestClient(create_app(ws), raise_server_exceptions=False, base_url=f"http://{HOST}") as c:
+        for size in (5000, 70_000):  # under and over what the Content-Length check alone would catch
+            r = c.post("/api/v1/media", files={"file": ("big.mp4", b"\0" * size, "video/mp4")},
+                       data={"kind": "source"})
+            assert r.status_code == 400 and r.json()["error"].startswith("upload too large: the cap is 1000 bytes")
+        assert c.get("/api/v1/media").json() == []
+    uploads = ws.state_dir / "web" / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())  # no partial file left behind
