@@ -108,6 +108,7 @@ def test_busy_workspace_is_503(ws, monkeypatch):
     monkeypatch.setattr(catalogs, "list_jobs", lambda *a, **k: (_ for _ in ()).throw(BusyError("held")))
     r = _client(ws).get("/api/v1/jobs")
     assert r.status_code == 503 and r.json() == {"error": "busy: another farm process holds the workspace"}
+    assert r.headers["Retry-After"] == "5"
 
 
 def test_video_range_and_download(ws, filled):
@@ -163,6 +164,8 @@ def test_media_products_accounts_alerts_metrics_revenue_schedule(ws, filled, tmp
     r = c.post("/api/v1/media", files={"file": ("../../evil name.mp4", clip.read_bytes(), "video/mp4")},
                data={"kind": "source", "license": "owned"})
     assert r.status_code == 201 and len(r.json()["added"]) == 1, r.text
+    placed = Path(r.json()["added"][0]["path"])  # moved into the library, as `farm media import` places it
+    assert placed.is_file() and ws.contains(placed) and ".farm" not in placed.parts
     r = c.post("/api/v1/media", files={"file": ("x.mp4", b"not a video", "video/mp4")})
     assert r.status_code == 400 and "\n" not in r.json()["error"]
     assert c.post("/api/v1/media", json={"url": "/etc/passwd"}).status_code == 400

@@ -65,3 +65,22 @@ def test_an_upload_over_the_import_cap_is_refused_and_leaves_nothing(tmp_path, m
         assert c.get("/api/v1/media").json() == []
     uploads = ws.state_dir / "web" / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())  # no partial file left behind
+
+
+def test_bad_values_are_4xx_never_500_and_start_nothing(client, monkeypatch):
+    started = []  # the API's process starter, replaced: nothing is run here
+    monkeypatch.setattr("farm.web._api._start", lambda *a, **k: started.append(a) or {"run": "x"})
+    cases = [
+        ("patch", "/api/v1/media/1", {"json": {"license": "stolen"}}, "Invalid license ('stolen')"),
+        ("get", "/api/v1/jobs?offset=99999999999999999999999", {}, "offset"),
+        ("get", "/api/v1/media?offset=99999999999999999999999", {}, "offset"),
+        ("post", "/api/v1/jobs", {"json": {"kind": "mashup", "main": True, "template": 2}}, "main"),
+        ("post", "/api/v1/jobs", {"json": {"kind": "mashup", "main": "1", "template": 2}}, "main"),
+        ("post", "/api/v1/publish", {"json": {"dry_run": "zz"}}, "dry_run"),
+        ("post", "/api/v1/queue/render", {"json": {"limit": "x"}}, "limit"),
+    ]
+    for method, path, kw, expect in cases:
+        r = getattr(client, method)(path, **kw)
+        assert r.status_code == 400 and expect in r.json()["error"] and "\n" not in r.json()["error"], (path, r.text)
+    assert started == []  # a bad body starts no long work
+    assert client.post("/api/v1/publish").status_code == 202 and len(started) == 1  # no body: fine

@@ -71,6 +71,8 @@ def update_media(ws: Workspace, media_id: int, changes: dict) -> dict:
         raise InputError("media update: nothing to change (give --license, --mood, ...)")
     if "mood" in changes:
         check_mood(changes["mood"])
+    if "license" in changes and changes["license"] not in catalogs.LICENSES:
+        raise InputError(f"Invalid license ({changes['license']!r}). Supported: {', '.join(catalogs.LICENSES)}.")
     with ws.catalog.write() as con:
         if catalogs.get_media(con, media_id) is None:
             raise InputError(f"media {media_id}: no such media")

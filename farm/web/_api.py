@@ -18,7 +18,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 import catalogs
 from farm.errors import InputError
@@ -65,14 +65,15 @@ class _Body(BaseModel):
 
 class JobIn(_Body):
     kind: Literal["mashup", "promo"]
-    main: int | list[int] | None = None
-    template: int | None = None
-    music: int | None = None
+    # ids are whole numbers, never true/false or "1" (strict: pydantic would coerce them)
+    main: StrictInt | list[StrictInt] | None = None
+    template: StrictInt | None = None
+    music: StrictInt | None = None
     mood: str | None = None
-    product: int | None = None
+    product: StrictInt | None = None
     platform: str | None = None
     caption: str | None = Field(default=None, max_length=500)
-    seed: int = 0
+    seed: StrictInt = 0
 
 
 class MediaPatch(_Body):
@@ -89,9 +90,13 @@ class MediaUrl(_Body):
 
 
 class NightlyIn(_Body):
-    count: int | None = Field(default=None, ge=1, le=10_000)
+    count: StrictInt | None = Field(default=None, ge=1, le=10_000)
     platform: list[str] | None = None
-    seed: int | None = None
+    seed: StrictInt | None = None
+
+
+class NoBody(_Body):
+    """A body for routes that take none: an empty JSON object at most, anything else is refused."""
 
 
 def _ws(request: Request):
@@ -114,7 +119,7 @@ PAGE_ROWS = 100  # a list's default page: ask for more with limit (at most 100,0
 # -- jobs -------------------------------------------------------------------------------------
 @_route("get", "/jobs")
 def list_jobs(request: Request, state: str | None = None, kind: str | None = None, platform: str | None = None,
-              limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+              limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0, le=1_000_000_000)):
     """What `farm queue list --json` prints (same keys, same order), filtered and paged (``limit`` rows from
     ``offset``; 100 by default, so a farm of 100,000 jobs answers in one short read)."""
     _check(state, catalogs.JOB_STATES, "state")
@@ -218,7 +223,7 @@ def change_account(request: Request, account_id: int, action: Literal["enable", 
 # -- media ------------------------------------------------------------------------------------
 @_route("get", "/media")
 def list_media(request: Request, kind: str | None = None, mood: str | None = None, license: str | None = None,
-               limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0)):
+               limit: int = Query(PAGE_ROWS, ge=1, le=100_000), offset: int = Query(0, ge=0, le=1_000_000_000)):
     """What `farm media list --json` prints, filtered and paged (100 rows by default)."""
     _check(kind, catalogs.MEDIA_KINDS, "kind")
     _check(license, catalogs.LICENSES, "license")
@@ -301,18 +306,21 @@ async def add_media(request: Request):
         opts = ImportOptions(kind=body.kind, mood=body.mood, license=body.license, source_url=body.url)
         report = await run_in_threadpool(import_media, ws, [body.url], opts)
         return _import_report(report)
+    from farm.library import import_file
+
     path, fields = await _save_upload(request)
     try:
         opts = ImportOptions(kind=fields.get("kind") or None, mood=fields.get("mood") or None,
                              license=fields.get("license") or None)
         _check(opts.kind, catalogs.MEDIA_KINDS, "kind")
         _check(opts.license, catalogs.LICENSES, "license")
-        report = await run_in_threadpool(import_media, ws, [str(path)], opts)
+        # moved into the library as `farm media import` places a file (the upload folder is only a landing)
+        outcome, row = await run_in_threadpool(lambda: import_file(ws, path, opts, origin=path.name, move=True,
+                                                                   name=path.name))
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
-    if report.failed and not (report.added or report.duplicates):
-        raise InputError(report.failed[0][1].replace(str(path), path.name))
-    return _import_report(report)
+    return {"added": [row] if outcome == "added" else [], "duplicates": [row] if outcome == "duplicate" else [],
+            "failed": []}
 
 
 def _first_error(err: Exception) -> str:
@@ -476,7 +484,7 @@ def nightly_progress(request: Request):
 
 
 @_route("post", "/queue/render", 202)
-def start_queue_render(request: Request):
+def start_queue_render(request: Request, body: NoBody | None = None):
     """Start rendering the pending queue (`farm queue render`) as its own process; returns its run id."""
     return _start(request, "render", ["queue", "render", "-q", "--json"])
 
@@ -488,7 +496,7 @@ def queue_render_progress(request: Request):
 
 
 @_route("post", "/publish", 202)
-def start_publish(request: Request):
+def start_publish(request: Request, body: NoBody | None = None):
     """Start one publish pass (`farm publish --once`) as its own process; returns its run id."""
     return _start(request, "publish", ["publish", "--once", "-q", "--json"])
 

@@ -79,7 +79,7 @@ def _install_handlers(app: FastAPI) -> None:
         headers = {}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        retry = getattr(err, "retry_after_s", None)
+        retry = getattr(err, "retry_after_s", None) or (BUSY_RETRY_S if isinstance(err, BusyError) else None)
         if status in (429, 503) and retry:
             headers["Retry-After"] = str(int(retry))
         return _error(status, BUSY if isinstance(err, BusyError) else str(err), headers)
@@ -146,6 +146,10 @@ def _login_fallback() -> APIRouter:
     return router
 
 
+WEB_CATALOG_WAIT_S = 2.0
+BUSY_RETRY_S = 5
+
+
 def create_app(ws, *, lang: Lang = "en", require_token: bool = False, token_sha256: str | None = None) -> FastAPI:
     """The FastAPI app over ``ws``: the JSON API under /api/v1, the pages where present, /healthz, /docs.
 
@@ -158,6 +162,8 @@ def create_app(ws, *, lang: Lang = "en", require_token: bool = False, token_sha2
         raise InputError("a server that requires a token needs its hash")
     app = FastAPI(title="reel farm", version="1", docs_url="/docs", redoc_url=None,
                   default_response_class=FarmJSONResponse)
+    # a request waits for another process's catalog only briefly, then says "busy" (a phone should not hang)
+    ws.catalog.wait_s = min(ws.catalog.wait_s, WEB_CATALOG_WAIT_S)
     app.state.web = WebState(ws=ws, lang=lang, require_token=require_token, token_sha256=token_sha256)
     _install_handlers(app)
     app.include_router(_core_router())
