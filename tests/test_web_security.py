@@ -84,3 +84,5 @@ def test_bad_values_are_4xx_never_500_and_start_nothing(client, monkeypatch):
         assert r.status_code == 400 and expect in r.json()["error"] and "\n" not in r.json()["error"], (path, r.text)
     assert started == []  # a bad body starts no long work
     assert client.post("/api/v1/publish").status_code == 202 and len(started) == 1  # no body: fine
+    # the Queue page's button posts its form (the CSRF field): not options, so it starts
+    assert client.post("/api/v1/queue/render", data={"csrf": "x"}).status_code == 202 and len(started) == 2

@@ -483,10 +483,23 @@ def nightly_progress(request: Request):
     return _progress(request, "nightly")
 
 
+async def _refuse_body(request: Request) -> None:
+    """For routes that take no options: a JSON body other than ``{}`` is refused before anything starts
+    (a form's fields, such as the page button's CSRF token, are not options)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        if raw.strip():
+            try:
+                NoBody.model_validate_json(raw)
+            except ValueError as err:
+                raise InputError(f"body: {_first_error(err)}") from None
+
+
 @_route("post", "/queue/render", 202)
-def start_queue_render(request: Request, body: NoBody | None = None):
+async def start_queue_render(request: Request):
     """Start rendering the pending queue (`farm queue render`) as its own process; returns its run id."""
-    return _start(request, "render", ["queue", "render", "-q", "--json"])
+    await _refuse_body(request)
+    return await run_in_threadpool(_start, request, "render", ["queue", "render", "-q", "--json"])
 
 
 @_route("get", "/queue/render")
@@ -496,9 +509,10 @@ def queue_render_progress(request: Request):
 
 
 @_route("post", "/publish", 202)
-def start_publish(request: Request, body: NoBody | None = None):
+async def start_publish(request: Request):
     """Start one publish pass (`farm publish --once`) as its own process; returns its run id."""
-    return _start(request, "publish", ["publish", "--once", "-q", "--json"])
+    await _refuse_body(request)
+    return await run_in_threadpool(_start, request, "publish", ["publish", "--once", "-q", "--json"])
 
 
 @_route("get", "/publish")
