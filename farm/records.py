@@ -1,13 +1,33 @@
-"""JSON round trips for the farm's frozen dataclasses: render specs and results, texts, post metadata."""
+"""JSON round trips for the farm's frozen dataclasses (render specs and results, texts, post metadata), and
+the one way the farm writes a document as JSON for people and programs (`--json`, the web API)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, fields
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from farm.errors import InputError
+
+
+def _json_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(bytes(value))} bytes>"
+    return str(value)
+
+
+def dumps_document(doc) -> str:
+    """``doc`` as the farm prints it: keys in their order, dates as ISO 8601, bytes as their size."""
+    return json.dumps(doc, default=_json_value, ensure_ascii=False)
 
 
 class JsonRecord:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
-
-def _default(value):
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(bytes(value))} bytes>"
-    return str(value)
+from farm.records import dumps_document
 
 
 def print_json(doc, *, file=None) -> None:
     """One JSON document on stdout (dates as ISO 8601 strings)."""
-    print(json.dumps(doc, default=_default, ensure_ascii=False), file=file or sys.stdout)
+    print(dumps_document(doc), file=file or sys.stdout)
 
 
 def _cell(value) -> str:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
-from datetime import date, datetime
-from decimal import Decimal
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +21,7 @@ from farm.errors import (
     ScopeError,
     UnavailableError,
 )
+from farm.records import dumps_document
 from farm.web import _auth
 from farm.web._state import Lang, WebState, web_state
 
@@ -34,23 +32,11 @@ class NotFound(InputError):
     """An id the catalog does not hold (or a file it names that is gone): 404."""
 
 
-def _default(value):
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(bytes(value))} bytes>"
-    return str(value)
-
-
 class FarmJSONResponse(JSONResponse):
     """JSON encoded as ``farm ... --json`` prints it (dates as ISO 8601, keys in their order)."""
 
     def render(self, content) -> bytes:
-        return json.dumps(content, default=_default, ensure_ascii=False).encode("utf-8")
+        return dumps_document(content).encode("utf-8")
 
 
 def one_line(text: object) -> str:
